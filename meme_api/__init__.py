@@ -1,0 +1,116 @@
+"""meme_api: a JWT-secured users-and-posts (meme templates) service."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import sqlite3
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from dotenv import load_dotenv
+from flask import Flask, request
+from sqlalchemy import Engine, event
+
+try:
+    __version__ = version("meme_api")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0"
+
+REQUEST_ID_MAX = 128
+REQUEST_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the application: configuration, extensions, blueprints, error handlers, commands."""
+    load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)
+    app = Flask(__name__, instance_relative_config=True)
+    register_config(app, test_config)
+    register_extensions(app)
+    register_hooks(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    return app
+
+
+def register_config(app: Flask, test_config: dict | None) -> None:
+    from .config import Config
+
+    app.config.from_mapping(Config(instance_path=app.instance_path).as_dict())
+    if test_config:
+        app.config.from_mapping(test_config)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        os.makedirs(app.instance_path, exist_ok=True)
+    app.json.sort_keys = False
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger(__name__).setLevel(app.config["LOG_LEVEL"])
+
+
+def register_extensions(app: Flask) -> None:
+    from .extensions import db, migrate
+
+    db.init_app(app)
+    directory = str(MIGRATIONS_DIR) if MIGRATIONS_DIR.is_dir() else "migrations"
+    migrate.init_app(app, db, directory=directory, render_as_batch=True, compare_type=True)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+    """SQLite enforces foreign keys only when asked to, per connection."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+
+def request_id() -> str:
+    """The caller's `X-Request-ID` when it is a sane token, else a new one."""
+    incoming = request.headers.get("X-Request-ID", "")
+    if 0 < len(incoming) <= REQUEST_ID_MAX and set(incoming) <= REQUEST_ID_CHARS:
+        return incoming
+    return secrets.token_hex(16)
+
+
+def register_hooks(app: Flask) -> None:
+    from flask import g
+
+    from .bodies import parse_request_body
+
+    @app.before_request
+    def _before():
+        g.request_id = request_id()
+        parse_request_body()
+
+    @app.after_request
+    def _after(response):
+        response.headers["X-Request-ID"] = g.get("request_id") or request_id()
+        if "Cache-Control" not in response.headers and (
+            request.headers.get("x-access-token") or request.authorization
+        ):
+            response.headers["Cache-Control"] = "private"
+        return response
+
+
+def register_blueprints(app: Flask) -> None:
+    from .routes import apps, login, ops, template, user
+
+    app.register_blueprint(login.bp)
+    app.register_blueprint(user.bp, url_prefix="/user")
+    app.register_blueprint(template.bp)
+    app.register_blueprint(apps.bp, url_prefix="/app")
+    app.register_blueprint(ops.bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from .errors import register_error_handlers
+
+    register_error_handlers(app)
+
+
+def register_commands(app: Flask) -> None:
+    from .cli import register_cli
+
+    register_cli(app)

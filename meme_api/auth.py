@@ -1,0 +1,144 @@
+"""The decorators of contract §2: `app_token`, `token_required`, `admin_required`.
+
+They sit directly under `@bp.route`, in that order, and the current user is reached one way only:
+`current_user()`. Roles and activity are read from the database on every request.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import wraps
+
+from flask import current_app, g, request
+from sqlalchemy import or_, select, update
+
+from . import security
+from .errors import ApiError
+from .extensions import db
+from .models import AuthSession, ClientApp, User, utcnow
+
+BEARER_CHALLENGE = 'Bearer realm="meme_api"'
+APP_TOKEN_HEADER = "x-application-token"
+ACCESS_TOKEN_HEADER = "x-access-token"
+LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+
+def current_user() -> User:
+    """The user whose access token authenticated this request."""
+    return g.current_user
+
+
+def current_app_name() -> str | None:
+    client = g.get("client_app")
+    return client.name if client is not None else None
+
+
+def user_token_error(message: str) -> ApiError:
+    return ApiError(401, message, headers={"WWW-Authenticate": BEARER_CHALLENGE})
+
+
+def find_client_app(token: str) -> ClientApp | None:
+    """The live application a token belongs to (current token, or previous within its grace)."""
+    digest = security.hash_app_token(token)
+    client = db.session.scalar(
+        select(ClientApp).where(
+            or_(ClientApp.token_hash == digest, ClientApp.previous_token_hash == digest)
+        )
+    )
+    if client is None or client.revoked:
+        return None
+    if security.app_token_matches(client.token_hash, digest):
+        return client
+    grace_ends = client.previous_valid_until
+    if (security.app_token_matches(client.previous_token_hash, digest)
+            and grace_ends is not None and utcnow() < grace_ends):
+        return client
+    return None
+
+
+def _touch_last_used(client: ClientApp) -> None:
+    """Record use at most about once a minute per app, so reads stay free of writes."""
+    now = utcnow()
+    if client.last_used is not None and now - client.last_used < LAST_USED_RESOLUTION:
+        return
+    db.session.execute(
+        update(ClientApp)
+        .where(ClientApp.id == client.id)
+        .where(or_(ClientApp.last_used.is_(None),
+                   ClientApp.last_used < now - LAST_USED_RESOLUTION))
+        .values(last_used=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def app_token(view):
+    """Require a registered, unrevoked client application (`x-application-token`)."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if current_app.config["REQUIRE_APP_TOKEN"]:
+            token = request.headers.get(APP_TOKEN_HEADER)
+            if not token:
+                raise ApiError(401, "Application token is missing")
+            client = find_client_app(token)
+            if client is None:
+                raise ApiError(401, "Application token is invalid")
+            _touch_last_used(client)
+            g.client_app = client
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def presented_access_token() -> str | None:
+    """The JWT from `x-access-token` or `Authorization: Bearer`."""
+    token = request.headers.get(ACCESS_TOKEN_HEADER)
+    if token:
+        return token.strip()
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    return None
+
+
+def authenticate(token: str, token_type: str = "access") -> tuple[User, AuthSession, dict]:
+    """The live user and login session behind a token, in one indexed lookup."""
+    try:
+        claims = security.decode_token(token, current_app.config["SECRET_KEY"], token_type)
+    except security.TokenError as error:
+        raise user_token_error(str(error)) from None
+    row = db.session.execute(
+        select(User, AuthSession)
+        .join(AuthSession, AuthSession.user_id == User.id)
+        .where(AuthSession.id == claims["sid"], User.public_id == claims["sub"])
+    ).first()
+    if row is None or row[1].revoked or not row[0].active:
+        raise user_token_error("Token has been revoked")
+    return row[0], row[1], claims
+
+
+def token_required(view):
+    """Require a valid access token of a live, active user."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        token = presented_access_token()
+        if not token:
+            raise user_token_error("Token is missing")
+        g.current_user, g.auth_session, _ = authenticate(token)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def admin_required(view):
+    """Require the authenticated user to be an admin (403 otherwise)."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if not current_user().admin:
+            raise ApiError(403, "Cannot perform that function!")
+        return view(*args, **kwargs)
+
+    return wrapper

@@ -1,0 +1,63 @@
+"""Reading request bodies: JSON or form data, checked once per request (contract §1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g, request
+
+from .errors import ApiError, ValidationError
+from .schemas import Shape
+
+JSON_TYPES = ("application/json",)
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+BODY_METHODS = ("POST", "PUT", "PATCH")
+
+
+def _has_body() -> bool:
+    if request.content_length:
+        return True
+    return "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+
+
+def _is_json(mimetype: str) -> bool:
+    return mimetype in JSON_TYPES or (mimetype.startswith("application/")
+                                      and mimetype.endswith("+json"))
+
+
+def parse_request_body() -> None:
+    """Before every request: parse the body into `g.body` or refuse it (400, 413, 415)."""
+    g.body, g.body_is_form = {}, False
+    if request.method not in BODY_METHODS or not _has_body():
+        return
+    mimetype = request.mimetype
+    if _is_json(mimetype):
+        data = request.get_json(silent=True)
+        if data is None:
+            raise ApiError(400, "The body is not valid JSON")
+        if not isinstance(data, dict):
+            raise ApiError(400, "The JSON body must be an object")
+        g.body = data
+    elif mimetype in FORM_TYPES:
+        g.body, g.body_is_form = _form_fields(), True
+    else:
+        raise ApiError(415)
+
+
+def _form_fields() -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for name, values in request.form.lists():
+        if len(values) > 1:
+            errors[name] = "is given more than once"
+        fields[name] = values[0]
+    for name in request.files:
+        errors[name] = "file uploads are not accepted"
+    if errors:
+        raise ValidationError(errors)
+    return fields
+
+
+def read_body(shape: Shape) -> dict[str, Any]:
+    """The request body validated against `shape` (only the fields it carried)."""
+    return shape.load(g.body, from_form=g.body_is_form)

@@ -1,0 +1,156 @@
+"""Commands of contract §9: create-admin, apps register|list|revoke, seed.
+
+Expected failures (a taken name, a missing app, no database) print one line on stderr and exit
+non-zero; none prints a traceback.
+"""
+
+from __future__ import annotations
+
+import random
+from functools import wraps
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+from sqlalchemy import insert, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from .accounts import create_user, password_hash
+from .client_apps import list_apps, register_app, revoke_app
+from .errors import ApiError
+from .extensions import db
+from .models import Template, User, new_public_id, utcnow
+from .representations import timestamp
+from .schemas import PASSWORD, USERNAME
+
+SEED_PASSWORD = "meme-seed-password"  # noqa: S105 - demo data only, printed for the user
+SEED_BATCH = 1000
+
+
+def expected_failures(command):
+    """Turn the failures a user can cause into a one-line `Error: …` and exit status 1."""
+
+    @wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except ApiError as error:
+            raise click.ClickException(error.message) from None
+        except SQLAlchemyError as error:
+            db.session.rollback()
+            reason = str(getattr(error, "orig", error)).strip().splitlines()[0][:200]
+            raise click.ClickException(
+                f"database error: {reason} (is the database reachable, and was "
+                "'flask --app meme_api db upgrade' run?)"
+            ) from None
+
+    return wrapper
+
+
+def check_field(field, name: str, value: str) -> str:
+    try:
+        return field.parse(value, from_form=False)
+    except ValueError as reason:
+        raise click.ClickException(f"{name} {reason}") from None
+
+
+@click.command("create-admin")
+@click.argument("name")
+@click.option("--password", help="The password; prompted for (twice) when omitted.")
+@expected_failures
+def create_admin(name: str, password: str | None) -> None:
+    """Create an admin user NAME."""
+    check_field(USERNAME, "username", name)
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    check_field(PASSWORD, "password", password)
+    user = create_user(name, password, admin=True)
+    click.echo(f"Created admin {user.username} ({user.public_id})")
+
+
+apps_group = AppGroup("apps", help="Manage registered client applications.")
+
+
+@apps_group.command("register")
+@click.argument("name")
+@expected_failures
+def apps_register(name: str) -> None:
+    """Register application NAME and print its token (last line; shown only once)."""
+    from .schemas import APP_NAME
+
+    check_field(APP_NAME, "name", name)
+    client, token = register_app(name)
+    click.echo(f"Registered application {client.name}. Its token is shown only once:")
+    click.echo(token)
+
+
+@apps_group.command("list")
+@expected_failures
+def apps_list() -> None:
+    """List applications: name, created, last used, revoked."""
+    clients = list_apps()
+    if not clients:
+        click.echo("No applications registered.")
+        return
+    click.echo(f"{'NAME':<24} {'CREATED':<21} {'LAST USED':<21} STATUS")
+    for client in clients:
+        status = "revoked" if client.revoked else "active"
+        click.echo(f"{client.name:<24} {timestamp(client.created):<21} "
+                   f"{timestamp(client.last_used) or '-':<21} {status}")
+
+
+@apps_group.command("revoke")
+@click.argument("name")
+@expected_failures
+def apps_revoke(name: str) -> None:
+    """Revoke application NAME: its token is refused from now on."""
+    client = revoke_app(name)
+    click.echo(f"Revoked application {client.name}")
+
+
+@click.command("seed")
+@click.option("--users", "user_count", type=click.IntRange(0, 1_000_000), default=10,
+              show_default=True, help="How many users to create.")
+@click.option("--posts", "post_count", type=click.IntRange(0, 10_000_000), default=100,
+              show_default=True, help="How many templates to create.")
+@expected_failures
+def seed(user_count: int, post_count: int) -> None:
+    """Fill the database with demo users and templates (bulk inserts, with a progress bar)."""
+    shared_hash = password_hash(SEED_PASSWORD)  # one hash: scrypt per user would take minutes
+    taken = db.session.scalar(select(db.func.count()).select_from(User))
+    with click.progressbar(length=user_count, label="users") as bar:
+        for start in range(taken, taken + user_count, SEED_BATCH):
+            now = utcnow()
+            names = [f"demo{n:06d}" for n in range(start, min(start + SEED_BATCH,
+                                                               taken + user_count))]
+            db.session.execute(insert(User), [
+                {"public_id": new_public_id(), "username": name, "username_key": name,
+                 "password_hash": shared_hash, "admin": False, "active": True, "created": now,
+                 "version": 1}
+                for name in names
+            ])
+            db.session.commit()
+            bar.update(len(names))
+    owners = list(db.session.scalars(select(User.id)))
+    rng = random.Random(taken)
+    with click.progressbar(length=post_count, label="templates") as bar:
+        for start in range(0, post_count, SEED_BATCH):
+            size = min(SEED_BATCH, post_count - start)
+            now = utcnow()
+            db.session.execute(insert(Template), [
+                {"title": f"Template {start + n}", "url": f"https://example.com/{start + n}.jpg",
+                 "description": f"Seeded template number {start + n}",
+                 "approved": rng.random() < 0.7, "posted": now, "updated": now,
+                 "owner_id": rng.choice(owners) if owners else None, "version": 1}
+                for n in range(size)
+            ])
+            db.session.commit()
+            bar.update(size)
+    click.echo(f"Seeded {user_count} users (password {SEED_PASSWORD!r}) and {post_count} "
+               "templates")
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(create_admin)
+    app.cli.add_command(apps_group)
+    app.cli.add_command(seed)

@@ -1,0 +1,154 @@
+"""Configuration: one class built from the environment (and `.env`), as contract §9 lists it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from sqlalchemy.engine import URL, make_url
+
+DEV_SECRET_KEY = "meme_api-development-key-do-not-use-in-production"  # noqa: S105
+MIN_SECRET_LENGTH = 32
+# Placeholders that ship in docs and examples; a production secret must not be one of them.
+KNOWN_WEAK_SECRETS = {DEV_SECRET_KEY, "change-me-to-a-long-random-string-of-at-least-32-chars"}
+
+APP_ENVS = ("development", "production", "testing")
+
+# Scheme spellings that users paste from hosting providers, mapped to the drivers we ship.
+DRIVER_ALIASES = {
+    "postgres": "postgresql+psycopg",
+    "postgresql": "postgresql+psycopg",
+    "mysql": "mysql+pymysql",
+    "mariadb": "mariadb+pymysql",
+}
+
+
+class ConfigError(Exception):
+    """The environment describes a configuration the service refuses to run with."""
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}")
+    return value
+
+
+def normalise_database_url(url: str) -> str:
+    """Map bare scheme names (`postgres://`, `mysql://`) onto the drivers this package installs."""
+    try:
+        parsed = make_url(url)
+    except Exception:  # noqa: BLE001 - SQLAlchemy raises several types for a bad URL
+        raise ConfigError("DATABASE_URL is not a valid SQLAlchemy URL") from None
+    driver = DRIVER_ALIASES.get(parsed.drivername)
+    if driver:
+        parsed = parsed.set(drivername=driver)
+    return parsed.render_as_string(hide_password=False)
+
+
+def database_url(env: Mapping[str, str], instance_path: str) -> str:
+    """`DATABASE_URL`, its alias, the `DB_*` parts, or a SQLite file in the instance folder."""
+    url = env.get("DATABASE_URL") or env.get("SQLALCHEMY_DATABASE_URI")
+    if url:
+        return normalise_database_url(url)
+    if env.get("DB_HOST"):
+        port = env.get("DB_PORT")
+        try:
+            port_number = int(port) if port else None
+        except ValueError:
+            raise ConfigError(f"DB_PORT must be a whole number, not {port!r}") from None
+        parts = URL.create(
+            drivername=env.get("DB_DRIVER") or "postgresql+psycopg",
+            username=env.get("DB_USERNAME") or None,
+            password=env.get("DB_PASS") or None,
+            host=env["DB_HOST"],
+            port=port_number,
+            database=env.get("DB_NAME") or "meme_api",
+        )
+        return normalise_database_url(parts.render_as_string(hide_password=False))
+    return "sqlite:///" + str(Path(instance_path) / "meme_api.sqlite")
+
+
+def engine_options(url: str) -> dict:
+    """Connection-pool settings per backend: SQLite waits for locks, servers are pre-pinged."""
+    backend = make_url(url).get_backend_name()
+    if backend == "sqlite":
+        return {"connect_args": {"timeout": 15}}
+    options: dict = {"pool_pre_ping": True, "pool_recycle": 1800, "pool_timeout": 10}
+    if backend == "postgresql":
+        options["connect_args"] = {"connect_timeout": 5}
+    elif backend in ("mysql", "mariadb"):
+        options["connect_args"] = {"connect_timeout": 5, "charset": "utf8mb4"}
+    return options
+
+
+class Config:
+    """Every setting of the service, read once from the environment when the app is made."""
+
+    def __init__(self, env: Mapping[str, str] | None = None, instance_path: str = "instance"):
+        env = os.environ if env is None else env
+        self.APP_ENV = (env.get("APP_ENV") or "development").strip().lower()
+        if self.APP_ENV not in APP_ENVS:
+            raise ConfigError(f"APP_ENV must be one of {', '.join(APP_ENVS)}")
+        self.TESTING = self.APP_ENV == "testing"
+
+        secret = env.get("SECRET_KEY") or ""
+        if self.APP_ENV == "production":
+            if len(secret) < MIN_SECRET_LENGTH or secret in KNOWN_WEAK_SECRETS:
+                raise ConfigError(
+                    "APP_ENV=production needs a SECRET_KEY of at least "
+                    f"{MIN_SECRET_LENGTH} random characters (not the example value)"
+                )
+        self.SECRET_KEY = secret or DEV_SECRET_KEY
+
+        self.SQLALCHEMY_DATABASE_URI = database_url(env, instance_path)
+        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
+
+        self.ACCESS_TOKEN_TTL = _int(env, "ACCESS_TOKEN_TTL", 3600, minimum=1)
+        self.REFRESH_TOKEN_TTL = _int(env, "REFRESH_TOKEN_TTL", 2592000, minimum=1)
+        self.REQUIRE_APP_TOKEN = _bool(env, "REQUIRE_APP_TOKEN", True)
+        self.APP_TOKEN_GRACE = _int(env, "APP_TOKEN_GRACE", 0)
+
+        self.RATELIMIT_ENABLED = _bool(env, "RATELIMIT_ENABLED", True)
+        self.RATELIMIT_DEFAULT = env.get("RATELIMIT_DEFAULT") or "600 per minute"
+        self.RATELIMIT_LOGIN = env.get("RATELIMIT_LOGIN") or "10 per minute"
+        self.RATELIMIT_STORAGE_URI = env.get("RATELIMIT_STORAGE_URI") or "memory://"
+
+        self.DEFAULT_PAGE_SIZE = _int(env, "DEFAULT_PAGE_SIZE", 20, minimum=1)
+        self.MAX_PAGE_SIZE = _int(env, "MAX_PAGE_SIZE", 100, minimum=1)
+        self.MAX_CONTENT_LENGTH = _int(env, "MAX_CONTENT_LENGTH", 1048576, minimum=1)
+        self.MIN_PASSWORD_LENGTH = _int(env, "MIN_PASSWORD_LENGTH", 8, minimum=1)
+        if self.MIN_PASSWORD_LENGTH > 128:
+            raise ConfigError("MIN_PASSWORD_LENGTH must be at most 128")
+
+        self.CORS_ORIGINS = [o.strip() for o in (env.get("CORS_ORIGINS") or "").split(",")
+                             if o.strip()]
+        self.TRUSTED_PROXY_COUNT = _int(env, "TRUSTED_PROXY_COUNT", 0)
+        self.LOG_LEVEL = (env.get("LOG_LEVEL") or "INFO").upper()
+
+        # Werkzeug's current default (scrypt) unless a test run asks for a cheaper one.
+        self.PASSWORD_HASH_METHOD: str | None = None
+        self.JSON_SORT_KEYS = False
+
+    def as_dict(self) -> dict:
+        """The settings as a mapping for `app.config.from_mapping`."""
+        return {key: value for key, value in vars(self).items() if key.isupper()}

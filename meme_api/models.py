@@ -1,0 +1,117 @@
+"""Database models (SQLAlchemy 2.0 typed mappings). Only migrations create or change the schema."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, event
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+# MariaDB would otherwise create latin1 tables (no emoji) with case-insensitive comparison;
+# utf8mb4_bin stores any text and compares it like PostgreSQL and SQLite do.
+MYSQL_TABLE_ARGS = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
+
+
+def utcnow() -> datetime:
+    """Now in UTC, naive, to the second: the precision every supported backend keeps alike."""
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+
+def new_public_id() -> str:
+    return str(uuid.uuid4())
+
+
+class User(db.Model):
+    __tablename__ = "users"
+    __table_args__ = MYSQL_TABLE_ARGS
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(36), unique=True, default=new_public_id)
+    username: Mapped[str] = mapped_column(String(64))
+    # Lower-cased username under a unique constraint: the database, not a check-then-insert,
+    # keeps usernames unique without regard to case on every backend.
+    username_key: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    admin: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    # Bumped on every change and checked in the UPDATE itself (optimistic concurrency).
+    version: Mapped[int] = mapped_column(Integer)
+    __mapper_args__ = {"version_id_col": version}
+
+    sessions: Mapped[list[AuthSession]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    def __repr__(self) -> str:
+        return f"<User {self.username}>"
+
+
+@event.listens_for(User.username, "set", retval=False)
+def _keep_username_key(target: User, value: str, oldvalue, initiator) -> None:
+    target.username_key = value.lower() if value is not None else None
+
+
+class AuthSession(db.Model):
+    """One login: its tokens carry its id, so revoking the row revokes them everywhere at once."""
+
+    __tablename__ = "auth_sessions"
+    __table_args__ = MYSQL_TABLE_ARGS
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_public_id)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    # The one refresh token of this session that may still be exchanged (rotation).
+    refresh_jti: Mapped[str] = mapped_column(String(36))
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires: Mapped[datetime] = mapped_column(DateTime)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    user: Mapped[User] = relationship(back_populates="sessions")
+
+
+class Template(db.Model):
+    __tablename__ = "templates"
+    __table_args__ = MYSQL_TABLE_ARGS
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(String(2048))
+    description: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    approved: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    posted: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    updated: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    version: Mapped[int] = mapped_column(Integer)
+    __mapper_args__ = {"version_id_col": version}
+
+    owner: Mapped[User | None] = relationship(lazy="joined", innerjoin=False)
+
+
+class ClientApp(db.Model):
+    """A registered client application; only a hash of its token is kept."""
+
+    __tablename__ = "client_apps"
+    __table_args__ = MYSQL_TABLE_ARGS
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    name_key: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # After a rotation the previous token keeps working until `previous_valid_until`.
+    previous_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    previous_valid_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_used: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+@event.listens_for(ClientApp.name, "set", retval=False)
+def _keep_app_name_key(target: ClientApp, value: str, oldvalue, initiator) -> None:
+    target.name_key = value.lower() if value is not None else None

@@ -1,0 +1,91 @@
+"""Logging in, refreshing and logging out (contract §2)."""
+
+from flask import Blueprint, current_app, g, jsonify, request
+
+from ..auth import app_token, current_user, token_required
+from ..bodies import read_body
+from ..errors import ApiError
+from ..extensions import db
+from ..models import AuthSession, User
+from ..schemas import LOGIN, REFRESH, USERNAME
+from ..security import verify_password
+from ..sessions import refresh_session, revoke_sessions, revoke_user_sessions, start_session
+from . import no_store
+
+bp = Blueprint("login", __name__)
+
+LOGIN_FAILED = "Could not verify"
+BASIC_CHALLENGE = 'Basic realm="Login Required"'
+
+
+def login_failed() -> ApiError:
+    return ApiError(401, LOGIN_FAILED, headers={"WWW-Authenticate": BASIC_CHALLENGE})
+
+
+def presented_credentials() -> tuple[str, str] | None:
+    """Username and password from HTTP Basic, else (on POST) from the body."""
+    auth = request.authorization
+    if auth is not None and auth.type == "basic":
+        return auth.username or "", auth.password or ""
+    if request.headers.get("Authorization"):
+        return None  # some other, or malformed, scheme
+    if request.method == "POST":
+        body = read_body(LOGIN)
+        if "username" in body or "password" in body:
+            return body.get("username") or "", body.get("password") or ""
+    return None
+
+
+def find_user(username: str) -> User | None:
+    """The user with this name (any case); None, without a query, for an impossible name."""
+    try:
+        USERNAME.parse(username, from_form=False)
+    except ValueError:
+        return None
+    return db.session.scalar(db.select(User).where(User.username_key == username.lower()))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@app_token
+def login():
+    """Exchange a username and password for an access and a refresh token."""
+    credentials = presented_credentials()
+    if credentials is None or not credentials[0] or not credentials[1]:
+        raise login_failed()
+    username, password = credentials
+    user = find_user(username)
+    # Unknown users are checked against a dummy hash: same answer, same work.
+    method = current_app.config["PASSWORD_HASH_METHOD"]
+    valid = verify_password(user.password_hash if user else None, password, method)
+    if not valid or user is None or not user.active:
+        raise login_failed()
+    g.current_user = user
+    return no_store(jsonify(start_session(user)))
+
+
+@bp.post("/token/refresh")
+@app_token
+def refresh():
+    """Rotate a refresh token into a new access and refresh token."""
+    body = read_body(REFRESH)
+    return no_store(jsonify(refresh_session(body["refresh_token"])))
+
+
+@bp.post("/logout")
+@app_token
+@token_required
+def logout():
+    """Revoke this login session: the presented token and its refresh tokens."""
+    revoke_sessions(AuthSession.id == g.auth_session.id)
+    db.session.commit()
+    return jsonify({"message": "Logged out"})
+
+
+@bp.post("/logout/all")
+@app_token
+@token_required
+def logout_all():
+    """Revoke every token of the caller, on every device."""
+    revoke_user_sessions(current_user())
+    db.session.commit()
+    return jsonify({"message": "Logged out of every session"})

@@ -1,0 +1,58 @@
+"""Operations (contract §8): liveness and readiness, with no tokens."""
+
+from functools import cache
+from pathlib import Path
+
+from flask import Blueprint, current_app, jsonify
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from .. import __version__
+from ..extensions import db
+
+bp = Blueprint("ops", __name__)
+
+
+@cache
+def migration_heads(directory: str) -> frozenset[str]:
+    """The head revisions of the migration scripts shipped with this version."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", directory)
+    return frozenset(ScriptDirectory.from_config(config).get_heads())
+
+
+@bp.get("/healthz")
+def healthz():
+    """The process is up; touches nothing else."""
+    return jsonify({"status": "ok"})
+
+
+@bp.get("/readyz")
+def readyz():
+    """Ready when the database answers and its schema is at the latest migration."""
+    database, migrations = "ok", "unknown"
+    try:
+        applied = set(db.session.scalars(text("SELECT version_num FROM alembic_version")))
+    except SQLAlchemyError:
+        db.session.rollback()
+        try:
+            db.session.execute(text("SELECT 1"))
+            migrations = "pending"  # reachable, but never migrated
+        except SQLAlchemyError:
+            db.session.rollback()
+            database = "error"
+    else:
+        directory = current_app.extensions["migrate"].directory
+        if Path(directory).is_dir():
+            migrations = "ok" if applied == set(migration_heads(directory)) else "pending"
+    ready = database == "ok" and migrations == "ok"
+    body = {"status": "ok" if ready else "unavailable", "database": database,
+            "migrations": migrations, "version": __version__}
+    response = jsonify(body)
+    response.status_code = 200 if ready else 503
+    if not ready:
+        response.headers["Retry-After"] = "5"
+    return response

@@ -1,0 +1,129 @@
+"""Security primitives as pure functions: passwords, access/refresh tokens, app tokens.
+
+Nothing here touches Flask or the database, so each piece is trivial to test on its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache
+
+import jwt
+from werkzeug.security import check_password_hash, generate_password_hash
+
+JWT_ALGORITHM = "HS256"
+TOKEN_TYPES = ("access", "refresh")
+REQUIRED_CLAIMS = ["sub", "iat", "exp", "jti", "type", "sid"]
+APP_TOKEN_PREFIX = "mapp_"
+APP_TOKEN_BYTES = 32  # 256 random bits
+
+
+# --- passwords -----------------------------------------------------------------------------
+
+def hash_password(password: str, method: str | None = None) -> str:
+    """Hash with Werkzeug's current default (scrypt) unless a method is named."""
+    if method:
+        return generate_password_hash(password, method=method)
+    return generate_password_hash(password)
+
+
+@cache
+def _dummy_hash(method: str | None) -> str:
+    return hash_password(secrets.token_urlsafe(16), method)
+
+
+def verify_password(password_hash: str | None, password: str, method: str | None = None) -> bool:
+    """Check a password; with no hash (unknown user) do the same work against a dummy hash."""
+    if password_hash is None:
+        check_password_hash(_dummy_hash(method), password)
+        return False
+    return check_password_hash(password_hash, password)
+
+
+# --- access and refresh tokens -------------------------------------------------------------
+
+class TokenError(Exception):
+    """A token that must be refused; the message is safe to show to the client."""
+
+
+class TokenExpired(TokenError):
+    pass
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    jti: str
+    expires_in: int
+
+
+def issue_token(secret: str, *, subject: str, session_id: str, token_type: str, ttl: int,
+                now: datetime | None = None) -> IssuedToken:
+    """Sign a JWT of the given type for a user (`sub`) within a login session (`sid`)."""
+    if token_type not in TOKEN_TYPES:
+        raise ValueError(f"unknown token type {token_type!r}")
+    issued = now or datetime.now(UTC)
+    jti = str(uuid.uuid4())
+    claims = {
+        "sub": subject,
+        "sid": session_id,
+        "type": token_type,
+        "jti": jti,
+        "iat": issued,
+        "exp": issued + timedelta(seconds=ttl),
+    }
+    return IssuedToken(jwt.encode(claims, secret, algorithm=JWT_ALGORITHM), jti, ttl)
+
+
+def decode_token(token: str, secret: str, expected_type: str) -> dict:
+    """Verify signature (HS256 only), lifetime, every required claim and the token type."""
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[JWT_ALGORITHM],
+            options={"require": REQUIRED_CLAIMS},
+        )
+    except jwt.ExpiredSignatureError:
+        raise TokenExpired("Token has expired") from None
+    except jwt.PyJWTError:
+        raise TokenError("Token is invalid") from None
+    if claims.get("type") != expected_type:
+        raise TokenError("Token is invalid")
+    if not all(isinstance(claims.get(name), str) for name in ("sub", "sid", "jti")):
+        raise TokenError("Token is invalid")
+    return claims
+
+
+def unverified_subject(token: str, secret: str) -> str | None:
+    """The `sub` of a correctly signed access token, or None; for keying rate limits."""
+    try:
+        return decode_token(token, secret, "access")["sub"]
+    except TokenError:
+        return None
+
+
+def new_session_id() -> str:
+    return str(uuid.uuid4())
+
+
+# --- client application tokens -------------------------------------------------------------
+
+def new_app_token() -> str:
+    """A fresh application token: a recognisable prefix and 256 random bits."""
+    return APP_TOKEN_PREFIX + secrets.token_urlsafe(APP_TOKEN_BYTES)
+
+
+def hash_app_token(token: str) -> str:
+    """SHA-256 of the token: it has full entropy, so a fast hash is the right one to store."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def app_token_matches(stored_hash: str | None, presented_hash: str) -> bool:
+    """Compare two token hashes in constant time."""
+    return stored_hash is not None and hmac.compare_digest(stored_hash, presented_hash)
