@@ -28,6 +28,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)
     app = Flask(__name__, instance_relative_config=True)
     register_config(app, test_config)
+    register_proxy_fix(app)
     register_extensions(app)
     register_hooks(app)
     register_blueprints(app)
@@ -37,22 +38,32 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def register_config(app: Flask, test_config: dict | None) -> None:
-    from .config import Config
+    from .config import Config, default_sqlite_url
 
     app.config.from_mapping(Config(instance_path=app.instance_path).as_dict())
     if test_config:
         app.config.from_mapping(test_config)
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+    if app.config["SQLALCHEMY_DATABASE_URI"] == default_sqlite_url(app.instance_path):
         os.makedirs(app.instance_path, exist_ok=True)
     app.json.sort_keys = False
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger(__name__).setLevel(app.config["LOG_LEVEL"])
 
 
+def register_proxy_fix(app: Flask) -> None:
+    """Trust `X-Forwarded-*` only from the proxies the operator declared (none by default)."""
+    hops = app.config["TRUSTED_PROXY_COUNT"]
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+
 def register_extensions(app: Flask) -> None:
-    from .extensions import db, migrate
+    from .extensions import db, limiter, migrate
 
     db.init_app(app)
+    limiter.init_app(app)
     directory = str(MIGRATIONS_DIR) if MIGRATIONS_DIR.is_dir() else "migrations"
     migrate.init_app(app, db, directory=directory, render_as_batch=True, compare_type=True)
 
@@ -95,6 +106,7 @@ def register_hooks(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from .extensions import limiter
     from .routes import apps, login, ops, template, user
 
     app.register_blueprint(login.bp)
@@ -102,6 +114,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(template.bp)
     app.register_blueprint(apps.bp, url_prefix="/app")
     app.register_blueprint(ops.bp)
+    limiter.exempt(ops.bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

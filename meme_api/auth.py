@@ -9,17 +9,16 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import wraps
 
-from flask import current_app, g, request
+from flask import current_app, g
 from sqlalchemy import or_, select, update
 
 from . import security
+from .credentials import presented_access_token, presented_app_token
 from .errors import ApiError
 from .extensions import db
 from .models import AuthSession, ClientApp, User, utcnow
 
 BEARER_CHALLENGE = 'Bearer realm="meme_api"'
-APP_TOKEN_HEADER = "x-application-token"
-ACCESS_TOKEN_HEADER = "x-access-token"
 LAST_USED_RESOLUTION = timedelta(seconds=60)
 
 
@@ -78,7 +77,7 @@ def app_token(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
         if current_app.config["REQUIRE_APP_TOKEN"]:
-            token = request.headers.get(APP_TOKEN_HEADER)
+            token = presented_app_token()
             if not token:
                 raise ApiError(401, "Application token is missing")
             client = find_client_app(token)
@@ -89,17 +88,6 @@ def app_token(view):
         return view(*args, **kwargs)
 
     return wrapper
-
-
-def presented_access_token() -> str | None:
-    """The JWT from `x-access-token` or `Authorization: Bearer`."""
-    token = request.headers.get(ACCESS_TOKEN_HEADER)
-    if token:
-        return token.strip()
-    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and credentials.strip():
-        return credentials.strip()
-    return None
 
 
 def authenticate(token: str, token_type: str = "access") -> tuple[User, AuthSession, dict]:

@@ -132,7 +132,7 @@ def seed(user_count: int, post_count: int) -> None:
             db.session.commit()
             bar.update(len(names))
     owners = list(db.session.scalars(select(User.id)))
-    rng = random.Random(taken)
+    rng = random.Random(taken)  # noqa: S311 - demo data, not security
     with click.progressbar(length=post_count, label="templates") as bar:
         for start in range(0, post_count, SEED_BATCH):
             size = min(SEED_BATCH, post_count - start)

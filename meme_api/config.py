@@ -85,6 +85,10 @@ def database_url(env: Mapping[str, str], instance_path: str) -> str:
             database=env.get("DB_NAME") or "meme_api",
         )
         return normalise_database_url(parts.render_as_string(hide_password=False))
+    return default_sqlite_url(instance_path)
+
+
+def default_sqlite_url(instance_path: str) -> str:
     return "sqlite:///" + str(Path(instance_path) / "meme_api.sqlite")
 
 
@@ -112,12 +116,12 @@ class Config:
         self.TESTING = self.APP_ENV == "testing"
 
         secret = env.get("SECRET_KEY") or ""
-        if self.APP_ENV == "production":
-            if len(secret) < MIN_SECRET_LENGTH or secret in KNOWN_WEAK_SECRETS:
-                raise ConfigError(
-                    "APP_ENV=production needs a SECRET_KEY of at least "
-                    f"{MIN_SECRET_LENGTH} random characters (not the example value)"
-                )
+        weak = len(secret) < MIN_SECRET_LENGTH or secret in KNOWN_WEAK_SECRETS
+        if self.APP_ENV == "production" and weak:
+            raise ConfigError(
+                "APP_ENV=production needs a SECRET_KEY of at least "
+                f"{MIN_SECRET_LENGTH} random characters (not the example value)"
+            )
         self.SECRET_KEY = secret or DEV_SECRET_KEY
 
         self.SQLALCHEMY_DATABASE_URI = database_url(env, instance_path)
@@ -129,9 +133,14 @@ class Config:
         self.APP_TOKEN_GRACE = _int(env, "APP_TOKEN_GRACE", 0)
 
         self.RATELIMIT_ENABLED = _bool(env, "RATELIMIT_ENABLED", True)
-        self.RATELIMIT_DEFAULT = env.get("RATELIMIT_DEFAULT") or "600 per minute"
+        # RATELIMIT_DEFAULT is one budget across all routes: Flask-Limiter calls that an
+        # application limit (its own RATELIMIT_DEFAULT would be a budget per route).
+        self.RATELIMIT_APPLICATION = env.get("RATELIMIT_DEFAULT") or "600 per minute"
         self.RATELIMIT_LOGIN = env.get("RATELIMIT_LOGIN") or "10 per minute"
         self.RATELIMIT_STORAGE_URI = env.get("RATELIMIT_STORAGE_URI") or "memory://"
+        self.RATELIMIT_HEADERS_ENABLED = True
+        # A rate-limit store that goes away must not take the API down with it.
+        self.RATELIMIT_SWALLOW_ERRORS = True
 
         self.DEFAULT_PAGE_SIZE = _int(env, "DEFAULT_PAGE_SIZE", 20, minimum=1)
         self.MAX_PAGE_SIZE = _int(env, "MAX_PAGE_SIZE", 100, minimum=1)

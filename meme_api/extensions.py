@@ -1,9 +1,12 @@
 """Extension objects, created bare and bound to the app in `create_app`."""
 
+from flask_limiter import Limiter
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
+
+from .ratelimits import default_key, default_limit
 
 # Named constraints keep migrations identical on every backend and let SQLite's batch mode
 # find them again.
@@ -22,3 +25,5 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
+# One budget per user across every route (contract §6); storage and switches come from config.
+limiter = Limiter(key_func=default_key, application_limits=[default_limit])

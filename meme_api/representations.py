@@ -1,4 +1,4 @@
-"""Output shapes: allowlists of what a client may see, so a new column is never exposed by accident."""
+"""Output shapes: allowlists of what a client sees, so a new column is never exposed by accident."""
 
 from __future__ import annotations
 

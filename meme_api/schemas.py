@@ -116,7 +116,7 @@ def check_http_url(value: str) -> None:
 
 @dataclass(frozen=True)
 class Shape:
-    """A request body: its fields, the names it refuses as read-only, and whether all are optional."""
+    """A request body: its fields, the names it refuses as read-only, whether all are optional."""
 
     name: str
     fields: Mapping[str, Field]

@@ -5,8 +5,9 @@ from flask import Blueprint, current_app, g, jsonify, request
 from ..auth import app_token, current_user, token_required
 from ..bodies import read_body
 from ..errors import ApiError
-from ..extensions import db
+from ..extensions import db, limiter
 from ..models import AuthSession, User
+from ..ratelimits import login_key, login_limit
 from ..schemas import LOGIN, REFRESH, USERNAME
 from ..security import verify_password
 from ..sessions import refresh_session, revoke_sessions, revoke_user_sessions, start_session
@@ -46,6 +47,7 @@ def find_user(username: str) -> User | None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(login_limit, key_func=login_key)
 @app_token
 def login():
     """Exchange a username and password for an access and a refresh token."""

@@ -3,8 +3,14 @@
 from flask import Blueprint, jsonify
 from sqlalchemy import select
 
-from ..accounts import (USERNAME_TAKEN, commit_unique, create_user, ensure_not_last_admin,
-                        get_user_or_404, password_hash)
+from ..accounts import (
+    USERNAME_TAKEN,
+    commit_unique,
+    create_user,
+    ensure_not_last_admin,
+    get_user_or_404,
+    password_hash,
+)
 from ..auth import admin_required, app_token, current_user, token_required
 from ..bodies import read_body
 from ..errors import ApiError
