@@ -20,6 +20,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 REQUEST_ID_MAX = 128
 REQUEST_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
+CREDENTIAL_HEADERS = ("Authorization", "x-access-token", "x-application-token")
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
@@ -38,11 +39,15 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def register_config(app: Flask, test_config: dict | None) -> None:
-    from .config import Config, default_sqlite_url
+    from .config import Config, default_sqlite_url, engine_options
 
     app.config.from_mapping(Config(instance_path=app.instance_path).as_dict())
     if test_config:
         app.config.from_mapping(test_config)
+        if "SQLALCHEMY_ENGINE_OPTIONS" not in test_config:
+            # Options made for the environment's URL may not suit the overriding one.
+            app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(
+                app.config["SQLALCHEMY_DATABASE_URI"])
     if app.config["SQLALCHEMY_DATABASE_URI"] == default_sqlite_url(app.instance_path):
         os.makedirs(app.instance_path, exist_ok=True)
     app.json.sort_keys = False
@@ -60,10 +65,13 @@ def register_proxy_fix(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from .extensions import db, limiter, migrate
+    from .extensions import CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS, cors, db, limiter, migrate
 
     db.init_app(app)
     limiter.init_app(app)
+    if app.config["CORS_ORIGINS"]:
+        cors.init_app(app, origins=app.config["CORS_ORIGINS"], allow_headers=CORS_ALLOW_HEADERS,
+                      expose_headers=CORS_EXPOSE_HEADERS, max_age=600)
     directory = str(MIGRATIONS_DIR) if MIGRATIONS_DIR.is_dir() else "migrations"
     migrate.init_app(app, db, directory=directory, render_as_batch=True, compare_type=True)
 
@@ -89,17 +97,21 @@ def register_hooks(app: Flask) -> None:
     from flask import g
 
     from .bodies import parse_request_body
+    from .request_log import init_request_log
 
     @app.before_request
     def _before():
         g.request_id = request_id()
         parse_request_body()
 
+    init_request_log(app)
+
     @app.after_request
     def _after(response):
         response.headers["X-Request-ID"] = g.get("request_id") or request_id()
-        if "Cache-Control" not in response.headers and (
-            request.headers.get("x-access-token") or request.authorization
+        # Answers to credentialed requests must not be stored by shared caches.
+        if "Cache-Control" not in response.headers and any(
+            name in request.headers for name in CREDENTIAL_HEADERS
         ):
             response.headers["Cache-Control"] = "private"
         return response

@@ -32,7 +32,10 @@ def parse_request_body() -> None:
         return
     mimetype = request.mimetype
     if _is_json(mimetype):
-        data = request.get_json(silent=True)
+        try:
+            data = request.get_json(silent=True)
+        except RecursionError:  # nesting deeper than the parser's stack: not JSON we accept
+            data = None
         if data is None:
             raise ApiError(400, "The body is not valid JSON")
         if not isinstance(data, dict):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from http import HTTPStatus
 
-from flask import Flask, Response, json
+from flask import Flask, Response, json, request
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
@@ -104,8 +104,11 @@ def handle_integrity_error(error: IntegrityError) -> Response:
 
 
 def handle_stale_data(error: StaleDataError) -> Response:
-    # Another request changed or deleted the row between our read and our write.
+    # Another request changed or deleted the row between our read and our write: with If-Match
+    # that is the precondition failing; without, a conflict the client may retry.
     _rollback()
+    if "If-Match" in request.headers:
+        return problem(412, "The resource has changed since it was fetched (If-Match)")
     return problem(409, "The resource was changed by another request; fetch it and retry")
 
 

@@ -1,5 +1,7 @@
 """Extension objects, created bare and bound to the app in `create_app`."""
 
+from flask import request
+from flask_cors import CORS
 from flask_limiter import Limiter
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -27,3 +29,13 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 # One budget per user across every route (contract §6); storage and switches come from config.
 limiter = Limiter(key_func=default_key, application_limits=[default_limit])
+# CORS preflights carry no credentials and are never counted.
+limiter.request_filter(lambda: request.method == "OPTIONS")
+cors = CORS()
+
+# What browsers may send to and read from the API when CORS_ORIGINS allows their origin.
+CORS_ALLOW_HEADERS = ["Authorization", "Content-Type", "If-Match", "If-None-Match",
+                      "X-Request-ID", "x-access-token", "x-application-token"]
+CORS_EXPOSE_HEADERS = ["ETag", "Link", "Location", "Retry-After", "X-Request-ID",
+                       "X-Total-Count", "X-RateLimit-Limit", "X-RateLimit-Remaining",
+                       "X-RateLimit-Reset"]

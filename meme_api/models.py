@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, event
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
@@ -26,7 +26,11 @@ def new_public_id() -> str:
 
 class User(db.Model):
     __tablename__ = "users"
-    __table_args__ = MYSQL_TABLE_ARGS
+    __table_args__ = (
+        # Collections order users by creation, ties broken by id (query language, contract §5).
+        Index("ix_users_created_id", "created", "id"),
+        MYSQL_TABLE_ARGS,
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     public_id: Mapped[str] = mapped_column(String(36), unique=True, default=new_public_id)
@@ -37,7 +41,7 @@ class User(db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     admin: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     # Bumped on every change and checked in the UPDATE itself (optimistic concurrency).
     version: Mapped[int] = mapped_column(Integer)
     __mapper_args__ = {"version_id_col": version}
@@ -76,17 +80,25 @@ class AuthSession(db.Model):
 
 class Template(db.Model):
     __tablename__ = "templates"
-    __table_args__ = MYSQL_TABLE_ARGS
+    __table_args__ = (
+        # What collections filter and order by, each ending in id, the tie-breaker: the feed and
+        # moderation (approved, newest first), ordering and cursors by posted, and an owner's
+        # templates (this one also backs the owner foreign key on MySQL/MariaDB).
+        Index("ix_templates_approved_posted_id", "approved", "posted", "id"),
+        Index("ix_templates_posted_id", "posted", "id"),
+        Index("ix_templates_owner_id_posted_id", "owner_id", "posted", "id"),
+        MYSQL_TABLE_ARGS,
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
     url: Mapped[str] = mapped_column(String(2048))
     description: Mapped[str | None] = mapped_column(String(2000), nullable=True)
-    approved: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
-    posted: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    approved: Mapped[bool] = mapped_column(Boolean, default=False)
+    posted: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
     owner_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
     )
     version: Mapped[int] = mapped_column(Integer)
     __mapper_args__ = {"version_id_col": version}

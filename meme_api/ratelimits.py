@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import current_app, request
 
 from . import security
-from .credentials import presented_access_token, presented_app_token
+from .credentials import basic_authorization, presented_access_token, presented_app_token
 
 
 def client_address() -> str:
@@ -34,8 +34,8 @@ def default_key() -> str:
 def login_key() -> str:
     """Per client address and (case-folded) username, however the credentials were sent."""
     username = ""
-    auth = request.authorization
-    if auth is not None and auth.type == "basic":
+    auth = basic_authorization()
+    if auth is not None:
         username = auth.username or ""
     elif request.method == "POST":
         body = request.get_json(silent=True) if request.is_json else request.form

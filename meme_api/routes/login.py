@@ -4,6 +4,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from ..auth import app_token, current_user, token_required
 from ..bodies import read_body
+from ..credentials import basic_authorization
 from ..errors import ApiError
 from ..extensions import db, limiter
 from ..models import AuthSession, User
@@ -25,8 +26,8 @@ def login_failed() -> ApiError:
 
 def presented_credentials() -> tuple[str, str] | None:
     """Username and password from HTTP Basic, else (on POST) from the body."""
-    auth = request.authorization
-    if auth is not None and auth.type == "basic":
+    auth = basic_authorization()
+    if auth is not None:
         return auth.username or "", auth.password or ""
     if request.headers.get("Authorization"):
         return None  # some other, or malformed, scheme

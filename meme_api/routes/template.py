@@ -2,13 +2,15 @@
 
 from flask import Blueprint, jsonify
 from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import aliased
 
 from ..auth import app_token, current_user, token_required
 from ..bodies import read_body
+from ..conditional import check_if_match, with_etag
 from ..errors import ApiError
 from ..extensions import db
 from ..models import Template, User
-from ..query import Collection, respond
+from ..query import BOOLEAN, INTEGER, PUBLIC_ID, TEXT, TIMESTAMP, Collection, Field, Join, respond
 from ..representations import template_json
 from ..schemas import TEMPLATE_CREATE, TEMPLATE_REPLACE, TEMPLATE_UPDATE
 from . import created
@@ -18,21 +20,36 @@ bp = Blueprint("template", __name__)
 CONTENT_FIELDS = ("title", "url", "description")
 MAX_ID = 2**31 - 1  # the largest id every backend's INTEGER holds
 
+OWNER = aliased(User, name="template_owner")
+BY_OWNER = Join(OWNER, Template.owner_id == OWNER.id, fills=Template.owner)
+TEMPLATE_FILTERS = {
+    "id": Field(Template.id, INTEGER),
+    "title": Field(Template.title, TEXT),
+    "url": Field(Template.url, TEXT),
+    "description": Field(Template.description, TEXT, nullable=True),
+    "approved": Field(Template.approved, BOOLEAN),
+    "posted": Field(Template.posted, TIMESTAMP),
+    "updated": Field(Template.updated, TIMESTAMP),
+    "user": Field(OWNER.public_id, PUBLIC_ID, BY_OWNER, nullable=True),
+    "user__username": Field(OWNER.username, TEXT, BY_OWNER, nullable=True),
+    "user__public_id": Field(OWNER.public_id, PUBLIC_ID, BY_OWNER, nullable=True),
+}
 TEMPLATES = Collection(
     key="templates",
     serialize=template_json,
-    orderings={"id": Template.id, "title": Template.title, "posted": Template.posted,
-               "updated": Template.updated, "approved": Template.approved},
+    filters=TEMPLATE_FILTERS,
+    orderings={**{name: TEMPLATE_FILTERS[name]
+                  for name in ("id", "title", "posted", "updated", "approved")},
+               "user__username": Field(OWNER.username_key, TEXT, BY_OWNER, nullable=True)},
     default_ordering=("id",),
+    cursor_orderings=("id", "-id", "posted", "-posted"),
     tie_breaker=Template.id,
+    fields=("id", "title", "url", "description", "approved", "posted", "updated", "user_id",
+            "username"),
+    always_fields=("id",),
+    search=(Template.title, Template.description),
 )
-FEED = Collection(
-    key="templates",
-    serialize=template_json,
-    orderings=TEMPLATES.orderings,
-    default_ordering=("-posted",),
-    tie_breaker=Template.id,
-)
+FEED = TEMPLATES.ordered_by("-posted")
 
 
 def visible_templates(user: User) -> Select:
@@ -60,11 +77,12 @@ def get_visible_or_404(template_id: int) -> Template:
 
 
 def get_modifiable_or_404(template_id: int) -> Template:
-    """A visible template the caller owns (or any, for an admin); 404 or 403 otherwise."""
+    """A visible template the caller owns (or any, for an admin); 404, 403 or 412 otherwise."""
     template = get_visible_or_404(template_id)
     user = current_user()
     if not user.admin and template.owner_id != user.id:
         raise ApiError(403, "Cannot perform that function!")
+    check_if_match(template_json(template))
     return template
 
 
@@ -83,6 +101,13 @@ def apply_changes(template: Template, data: dict) -> None:
             setattr(template, name, data[name])
     if changed and not user.admin:
         template.approved = False
+
+
+def saved(template: Template):
+    """Commit an edit and answer with the new representation and its ETag."""
+    db.session.commit()
+    representation = template_json(template)
+    return with_etag({"message": "Post Updated", "template": representation}, representation)
 
 
 @bp.post("/template")
@@ -123,7 +148,8 @@ def feed():
 @token_required
 def get_one(template_id: int):
     """One template, if the caller may see it."""
-    return jsonify({"template": template_json(get_visible_or_404(template_id))})
+    representation = template_json(get_visible_or_404(template_id))
+    return with_etag({"template": representation}, representation)
 
 
 @bp.put("/template/<int:template_id>")
@@ -135,8 +161,7 @@ def replace(template_id: int):
     data = read_body(TEMPLATE_REPLACE)
     check_approval_rights(data)
     apply_changes(template, {"description": None, **data})
-    db.session.commit()
-    return jsonify({"message": "Post Updated", "template": template_json(template)})
+    return saved(template)
 
 
 @bp.patch("/template/<int:template_id>")
@@ -148,8 +173,7 @@ def update(template_id: int):
     data = read_body(TEMPLATE_UPDATE)
     check_approval_rights(data)
     apply_changes(template, data)
-    db.session.commit()
-    return jsonify({"message": "Post Updated", "template": template_json(template)})
+    return saved(template)
 
 
 @bp.delete("/template/<int:template_id>")

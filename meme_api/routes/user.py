@@ -13,10 +13,11 @@ from ..accounts import (
 )
 from ..auth import admin_required, app_token, current_user, token_required
 from ..bodies import read_body
+from ..conditional import check_if_match, with_etag
 from ..errors import ApiError
 from ..extensions import db
 from ..models import User
-from ..query import Collection, respond
+from ..query import BOOLEAN, PUBLIC_ID, TEXT, TIMESTAMP, Collection, Field, respond
 from ..representations import user_json
 from ..schemas import PASSWORD_CHANGE, USER_CREATE, USER_UPDATE
 from ..security import verify_password
@@ -25,14 +26,38 @@ from . import created, no_store
 
 bp = Blueprint("user", __name__)
 
+USER_FILTERS = {
+    "public_id": Field(User.public_id, PUBLIC_ID),
+    "username": Field(User.username, TEXT),
+    "admin": Field(User.admin, BOOLEAN),
+    "active": Field(User.active, BOOLEAN),
+    "created": Field(User.created, TIMESTAMP),
+}
 USERS = Collection(
     key="users",
     serialize=user_json,
-    orderings={"username": User.username_key, "created": User.created, "admin": User.admin,
-               "active": User.active},
+    filters=USER_FILTERS,
+    orderings={"username": Field(User.username_key, TEXT),
+               **{name: USER_FILTERS[name] for name in ("created", "admin", "active")}},
     default_ordering=("created",),
+    cursor_orderings=("created", "-created"),
     tie_breaker=User.id,
+    fields=("public_id", "username", "admin", "active", "created"),
+    always_fields=("public_id",),
 )
+
+
+def single(user: User):
+    """One user with its ETag (304 when the client's copy is current)."""
+    representation = user_json(user)
+    return with_etag({"user": representation}, representation)
+
+
+def get_for_change(public_id: str) -> User:
+    """The user to change or delete, if the client's `If-Match` (when sent) still holds."""
+    user = get_user_or_404(public_id)
+    check_if_match(user_json(user))
+    return user
 
 
 @bp.post("")
@@ -61,7 +86,7 @@ def list_users():
 @token_required
 def me():
     """The caller's own account."""
-    return jsonify({"user": user_json(current_user())})
+    return single(current_user())
 
 
 @bp.post("/me/password")
@@ -86,7 +111,7 @@ def get_one(public_id: str):
     caller = current_user()
     if not caller.admin and public_id != caller.public_id:
         raise ApiError(403, "Cannot perform that function!")
-    return jsonify({"user": user_json(get_user_or_404(public_id))})
+    return single(get_user_or_404(public_id))
 
 
 @bp.put("/<public_id>")
@@ -95,7 +120,7 @@ def get_one(public_id: str):
 @admin_required
 def promote(public_id: str):
     """Promote a user to admin (the original behaviour; the body is ignored)."""
-    user = get_user_or_404(public_id)
+    user = get_for_change(public_id)
     user.admin = True
     db.session.commit()
     return jsonify({"message": "The user has been promoted!", "user": user_json(user)})
@@ -107,7 +132,7 @@ def promote(public_id: str):
 @admin_required
 def update(public_id: str):
     """Change a user's name, password, role or activity."""
-    user = get_user_or_404(public_id)
+    user = get_for_change(public_id)
     data = read_body(USER_UPDATE)
     demoting = data.get("admin") is False and user.admin
     deactivating = data.get("active") is False and user.active
@@ -130,7 +155,7 @@ def update(public_id: str):
 @admin_required
 def delete(public_id: str):
     """Delete a user; their tokens die with them, their templates stay, ownerless."""
-    user = get_user_or_404(public_id)
+    user = get_for_change(public_id)
     ensure_not_last_admin(user)
     db.session.delete(user)
     db.session.commit()

@@ -1,0 +1,56 @@
+"""One JSON line per request on stdout (contract §8) — never a token, password or header value."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from datetime import UTC, datetime
+
+from flask import Flask, Response, g, request
+
+logger = logging.getLogger("meme_api.requests")
+
+
+class JsonLineFormatter(logging.Formatter):
+    """The record's `fields` as one JSON object per line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps(getattr(record, "fields", {"message": record.getMessage()}),
+                          separators=(",", ":"))
+
+
+def _handler() -> logging.Handler:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonLineFormatter())
+    return handler
+
+
+def init_request_log(app: Flask) -> None:
+    """Time each request and log its line once the response is ready."""
+    if not logger.handlers:
+        logger.addHandler(_handler())
+        logger.propagate = False
+    logger.setLevel(logging.INFO)
+
+    @app.before_request
+    def _start_clock():
+        g.request_started = time.perf_counter()
+
+    @app.after_request
+    def _log_request(response: Response) -> Response:
+        started = g.get("request_started", time.perf_counter())
+        user = g.get("current_user")
+        client = g.get("client_app")
+        logger.info("request", extra={"fields": {
+            "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "request_id": g.get("request_id"),
+            "method": request.method,
+            "path": request.path,
+            "status": response.status_code,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            "user": user.public_id if user is not None else None,
+            "app": client.name if client is not None else None,
+        }})
+        return response
