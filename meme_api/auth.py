@@ -87,6 +87,7 @@ def app_token(view):
             g.client_app = client
         return view(*args, **kwargs)
 
+    wrapper.needs_app_token = True  # read by the OpenAPI document
     return wrapper
 
 
@@ -117,6 +118,7 @@ def token_required(view):
         g.current_user, g.auth_session, _ = authenticate(token)
         return view(*args, **kwargs)
 
+    wrapper.needs_user = True
     return wrapper
 
 
@@ -129,4 +131,5 @@ def admin_required(view):
             raise ApiError(403, "Cannot perform that function!")
         return view(*args, **kwargs)
 
+    wrapper.needs_admin = True
     return wrapper

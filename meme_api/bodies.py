@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g, request
+from flask import current_app, g, request
 
 from .errors import ApiError, ValidationError
 from .schemas import Shape
@@ -61,6 +61,17 @@ def _form_fields() -> dict[str, Any]:
     return fields
 
 
-def read_body(shape: Shape) -> dict[str, Any]:
-    """The request body validated against `shape` (only the fields it carried)."""
+def accepts(shape: Shape):
+    """Declare the body a view reads: `read_body()` validates against it, OpenAPI describes it."""
+
+    def decorate(view):
+        view.accepts = shape
+        return view
+
+    return decorate
+
+
+def read_body() -> dict[str, Any]:
+    """The request body validated against the view's declared shape (only fields it carried)."""
+    shape = current_app.view_functions[request.endpoint].accepts
     return shape.load(g.body, from_form=g.body_is_form)

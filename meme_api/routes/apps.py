@@ -3,7 +3,7 @@
 from flask import Blueprint, jsonify
 
 from ..auth import admin_required, app_token, token_required
-from ..bodies import read_body
+from ..bodies import accepts, read_body
 from ..client_apps import list_apps, register_app, revoke_app, rotate_app
 from ..representations import app_json
 from ..schemas import APP_CREATE
@@ -25,9 +25,10 @@ def list_all():
 @app_token
 @token_required
 @admin_required
+@accepts(APP_CREATE)
 def register():
     """Register an application; its token is in this answer and nowhere else, ever."""
-    client, token = register_app(read_body(APP_CREATE)["name"])
+    client, token = register_app(read_body()["name"])
     response = jsonify({"app": app_json(client), "token": token})
     response.status_code = 201
     return no_store(response)

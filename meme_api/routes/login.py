@@ -3,7 +3,7 @@
 from flask import Blueprint, current_app, g, jsonify, request
 
 from ..auth import app_token, current_user, token_required
-from ..bodies import read_body
+from ..bodies import accepts, read_body
 from ..credentials import basic_authorization
 from ..errors import ApiError
 from ..extensions import db, limiter
@@ -32,7 +32,7 @@ def presented_credentials() -> tuple[str, str] | None:
     if request.headers.get("Authorization"):
         return None  # some other, or malformed, scheme
     if request.method == "POST":
-        body = read_body(LOGIN)
+        body = read_body()
         if "username" in body or "password" in body:
             return body.get("username") or "", body.get("password") or ""
     return None
@@ -50,6 +50,7 @@ def find_user(username: str) -> User | None:
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(login_limit, key_func=login_key)
 @app_token
+@accepts(LOGIN)
 def login():
     """Exchange a username and password for an access and a refresh token."""
     credentials = presented_credentials()
@@ -68,9 +69,10 @@ def login():
 
 @bp.post("/token/refresh")
 @app_token
+@accepts(REFRESH)
 def refresh():
     """Rotate a refresh token into a new access and refresh token."""
-    body = read_body(REFRESH)
+    body = read_body()
     return no_store(jsonify(refresh_session(body["refresh_token"])))
 
 

@@ -5,7 +5,7 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import aliased
 
 from ..auth import app_token, current_user, token_required
-from ..bodies import read_body
+from ..bodies import accepts, read_body
 from ..conditional import check_if_match, with_etag
 from ..errors import ApiError
 from ..extensions import db
@@ -113,9 +113,10 @@ def saved(template: Template):
 @bp.post("/template")
 @app_token
 @token_required
+@accepts(TEMPLATE_CREATE)
 def create():
     """Post a template; an admin's starts approved, anyone else's awaits moderation."""
-    data = read_body(TEMPLATE_CREATE)
+    data = read_body()
     check_approval_rights(data)
     user = current_user()
     template = Template(title=data["title"], url=data["url"],
@@ -155,10 +156,11 @@ def get_one(template_id: int):
 @bp.put("/template/<int:template_id>")
 @app_token
 @token_required
+@accepts(TEMPLATE_REPLACE)
 def replace(template_id: int):
     """Replace title, url and description (an omitted description becomes null)."""
     template = get_modifiable_or_404(template_id)
-    data = read_body(TEMPLATE_REPLACE)
+    data = read_body()
     check_approval_rights(data)
     apply_changes(template, {"description": None, **data})
     return saved(template)
@@ -167,10 +169,11 @@ def replace(template_id: int):
 @bp.patch("/template/<int:template_id>")
 @app_token
 @token_required
+@accepts(TEMPLATE_UPDATE)
 def update(template_id: int):
     """Change some of title, url, description (and, for admins, approved)."""
     template = get_modifiable_or_404(template_id)
-    data = read_body(TEMPLATE_UPDATE)
+    data = read_body()
     check_approval_rights(data)
     apply_changes(template, data)
     return saved(template)

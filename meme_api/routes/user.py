@@ -12,7 +12,7 @@ from ..accounts import (
     password_hash,
 )
 from ..auth import admin_required, app_token, current_user, token_required
-from ..bodies import read_body
+from ..bodies import accepts, read_body
 from ..conditional import check_if_match, with_etag
 from ..errors import ApiError
 from ..extensions import db
@@ -64,9 +64,10 @@ def get_for_change(public_id: str) -> User:
 @app_token
 @token_required
 @admin_required
+@accepts(USER_CREATE)
 def create():
     """Provision a user (there is no self-signup)."""
-    data = read_body(USER_CREATE)
+    data = read_body()
     user = create_user(data["username"], data["password"], data.get("admin", False))
     return created({"message": "User created successfully", "user": user_json(user)},
                    f"/user/{user.public_id}")
@@ -92,9 +93,10 @@ def me():
 @bp.post("/me/password")
 @app_token
 @token_required
+@accepts(PASSWORD_CHANGE)
 def change_password():
     """Change one's own password: every earlier token is revoked, a fresh pair returned."""
-    data = read_body(PASSWORD_CHANGE)
+    data = read_body()
     user = current_user()
     if not verify_password(user.password_hash, data["current_password"]):
         raise ApiError(403, "The current password is wrong")
@@ -130,10 +132,11 @@ def promote(public_id: str):
 @app_token
 @token_required
 @admin_required
+@accepts(USER_UPDATE)
 def update(public_id: str):
     """Change a user's name, password, role or activity."""
     user = get_for_change(public_id)
-    data = read_body(USER_UPDATE)
+    data = read_body()
     demoting = data.get("admin") is False and user.admin
     deactivating = data.get("active") is False and user.active
     if demoting or deactivating:
