@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+import click
 from sqlalchemy.engine import URL, make_url
 
 DEV_SECRET_KEY = "meme_api-development-key-do-not-use-in-production"  # noqa: S105
@@ -24,8 +25,11 @@ DRIVER_ALIASES = {
 }
 
 
-class ConfigError(Exception):
-    """The environment describes a configuration the service refuses to run with."""
+class ConfigError(click.ClickException):
+    """The environment describes a configuration the service refuses to run with.
+
+    A ClickException, so `flask --app meme_api …` prints one `Error: …` line, not a traceback.
+    """
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
