@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Select
@@ -50,7 +50,7 @@ class Collection:
     fields: tuple[str, ...]  # the names of `serialize`'s output that `fields=` may select
     always_fields: tuple[str, ...] = ()  # returned whatever `fields=` says
     search: tuple[Any, ...] = ()  # text columns `q` searches; none means no `q`
-    cursor_orderings: tuple[str, ...] = field(default=())  # besides the default ordering
+    cursor_orderings: tuple[str, ...] = ()  # keyset-paginable, besides the default ordering
 
     def __post_init__(self) -> None:
         for name in (*self.cursor_orderings, *self.default_ordering):

@@ -137,10 +137,9 @@ def signature(path: str, conditions: list[tuple[str, str]]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
-def parse_query(collection: Collection, args: MultiDict, path: str, *, default_limit: int,
-                max_limit: int) -> QueryRequest:
-    """Every parameter checked; a ValidationError naming each offending one."""
-    problems = Problems()
+def split_parameters(collection: Collection, args: MultiDict, problems: Problems,
+                     ) -> tuple[dict[str, str], list[Filter], list[tuple[str, str]]]:
+    """Control parameters (once each), parsed filters (repeatable), and the raw conditions."""
     single: dict[str, str] = {}
     filters: list[Filter] = []
     conditions: list[tuple[str, str]] = []
@@ -160,50 +159,69 @@ def parse_query(collection: Collection, args: MultiDict, path: str, *, default_l
                 conditions += [(name, value) for value in values]
             except ValueError as error:
                 problems.add(name, str(error))
+    return single, filters, conditions
 
-    search = single.get("q")
-    if search is not None:
-        if collection.search:
-            conditions.append(("q", search))
-        else:
-            problems.add("q", "search is not offered on this collection")
 
-    ordering = collection.default_ordering
-    if "ordering" in single:
-        try:
-            ordering = parse_names(single["ordering"], collection.orderings, "ordering")
-        except ValueError as error:
-            problems.add("ordering", str(error))
+def read_names(single: dict[str, str], name: str, allowed: Mapping | tuple, kind: str,
+               problems: Problems) -> tuple[str, ...] | None:
+    """`ordering` or `fields` when given and valid, else None."""
+    if name not in single:
+        return None
+    try:
+        return parse_names(single[name], allowed, kind)
+    except ValueError as error:
+        problems.add(name, str(error))
+        return None
 
-    fields = None
-    if "fields" in single:
-        try:
-            fields = parse_names(single["fields"], collection.fields, "field")
-        except ValueError as error:
-            problems.add("fields", str(error))
 
+def read_pagination(single: dict[str, str], default_limit: int,
+                    problems: Problems) -> tuple[int, int]:
+    """`page` and `limit` (alias `per_page`, not both), defaulted and checked (not clamped)."""
     page, limit = 1, default_limit
-    limit_name = "per_page" if "per_page" in single else "limit"
     if "limit" in single and "per_page" in single:
         problems.add("per_page", "cannot be combined with limit (its alias)")
-    for name, maximum in (("page", MAX_PAGE), (limit_name, None)):
-        if name in single:
-            try:
-                value = parse_count(single[name], maximum)
-            except ValueError as error:
-                problems.add(name, str(error))
-            else:
-                page, limit = (value, limit) if name == "page" else (page, value)
+    limit_name = "per_page" if "per_page" in single else "limit"
+    if "page" in single:
+        try:
+            page = parse_count(single["page"], MAX_PAGE)
+        except ValueError as error:
+            problems.add("page", str(error))
+    if limit_name in single:
+        try:
+            limit = parse_count(single[limit_name])
+        except ValueError as error:
+            problems.add(limit_name, str(error))
+    return page, limit
 
-    cursor = single.get("cursor")
-    if cursor is not None:
-        if "page" in single:
-            problems.add("page", "cannot be combined with cursor")
-        if not collection.allows_cursor(ordering) and "ordering" not in problems:
-            allowed = sorted({*collection.cursor_orderings, ",".join(collection.default_ordering)})
-            problems.add("ordering", f"cursor pagination supports only: {', '.join(allowed)}")
 
+def check_cursor(collection: Collection, single: dict[str, str], ordering: tuple[str, ...],
+                 problems: Problems) -> None:
+    """Cursor mode takes no `page` and only the orderings keyset pagination supports."""
+    if "cursor" not in single:
+        return
+    if "page" in single:
+        problems.add("page", "cannot be combined with cursor")
+    if not collection.allows_cursor(ordering) and "ordering" not in problems:
+        allowed = sorted({*collection.cursor_orderings, ",".join(collection.default_ordering)})
+        problems.add("ordering", f"cursor pagination supports only: {', '.join(allowed)}")
+
+
+def parse_query(collection: Collection, args: MultiDict, path: str, *, default_limit: int,
+                max_limit: int) -> QueryRequest:
+    """Every parameter checked; one ValidationError naming each offending one."""
+    problems = Problems()
+    single, filters, conditions = split_parameters(collection, args, problems)
+    search = single.get("q")
+    if search is not None:
+        conditions.append(("q", search))
+        if not collection.search:
+            problems.add("q", "search is not offered on this collection")
+    ordering = (read_names(single, "ordering", collection.orderings, "ordering", problems)
+                or collection.default_ordering)
+    fields = read_names(single, "fields", collection.fields, "field", problems)
+    page, limit = read_pagination(single, default_limit, problems)
+    check_cursor(collection, single, ordering, problems)
     if problems:
         raise ValidationError(dict(problems), "The query parameters are not valid")
     return QueryRequest(tuple(filters), search, ordering, fields, min(limit, max_limit), page,
-                        cursor, signature(path, conditions))
+                        single.get("cursor"), signature(path, conditions))

@@ -22,7 +22,8 @@ ANY_RUN = object()
 SQLITE_LIKE_FUNCTION = "meme_api_like"
 
 
-class exact_text(FunctionElement):  # noqa: N801 - named like the SQL functions it stands beside
+# Lower-case class names, as SQLAlchemy names its SQL function constructs.
+class exact_text(FunctionElement):
     """A text column compared and ordered by code point, with trailing spaces significant."""
 
     inherit_cache = True
@@ -49,7 +50,7 @@ def _exact_text_mysql(element, compiler, **kw) -> str:
     return f"CAST({compiler.process(element.clauses, **kw)} AS BINARY)"
 
 
-class like_match(FunctionElement):  # noqa: N801
+class like_match(FunctionElement):
     """`column LIKE pattern ESCAPE '\\'`: case-sensitive here, case-insensitive in `ilike_match`."""
 
     inherit_cache = True
@@ -60,7 +61,7 @@ class like_match(FunctionElement):  # noqa: N801
         super().__init__(column, literal(pattern))
 
 
-class ilike_match(like_match):  # noqa: N801
+class ilike_match(like_match):
     """`lower(column) LIKE lower(pattern) ESCAPE '\\'`."""
 
     inherit_cache = True
