@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import base64
 import os
+import sqlite3
 from dataclasses import dataclass
 
-import sqlite3
-
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import Engine, event, text
 
 from meme_api import create_app
@@ -74,8 +74,17 @@ def app(app_config):
         db.engine.dispose()
 
 
+class IsolatedClient(FlaskClient):
+    """Each request gets its own app context (its own `g` and session), as on a real server."""
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def client(app):
+    app.test_client_class = IsolatedClient
     return app.test_client()
 
 

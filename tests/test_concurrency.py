@@ -1,0 +1,234 @@
+"""Concurrent writers against real servers (contract §6): exactly one wins, the others get 412."""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+
+import pytest
+import requests
+from conftest import make_config
+from servers import (
+    SECRET_KEY,
+    Server,
+    fresh_postgres_database,
+    migrate,
+    require_service,
+    running,
+    seed,
+    server_env,
+)
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from werkzeug.serving import make_server
+
+from meme_api import create_app
+from meme_api.extensions import db
+
+TIMEOUT = 30
+WRITERS = 12
+SIGNUPS = 20
+# Races are won by timing: several rounds make a broken check all but certain to show.
+ROUNDS = 5
+PROBLEM = "application/problem+json"
+MARIADB_URL = os.environ.get("MEME_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/mysql")
+
+
+@contextmanager
+def fresh_mariadb_database() -> Iterator[str]:
+    """Create a MariaDB/MySQL database for one use and drop it afterwards; yield its URL."""
+    maintenance = create_engine(MARIADB_URL, connect_args={"connect_timeout": 3})
+    name = f"meme_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with maintenance.connect() as connection:
+            connection.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+    except Exception:  # noqa: BLE001 - any failure to connect means "unreachable"
+        maintenance.dispose()
+        require_service("MariaDB", make_url(MARIADB_URL).render_as_string(), False)
+    try:
+        yield make_url(MARIADB_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with maintenance.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+        maintenance.dispose()
+
+
+@contextmanager
+def serve_in_thread(app) -> Iterator[str]:
+    """The app on a free local port, one thread per request; yields its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(TIMEOUT)
+        server.server_close()
+
+
+def http() -> requests.Session:
+    """A session that ignores proxies configured around the test run."""
+    session = requests.Session()
+    session.trust_env = False
+    return session
+
+
+@dataclass
+class Deployment:
+    """One database served by gunicorn (two workers) and by a threaded in-process server."""
+
+    urls: list[str]
+    app_token: str
+    admin_token: str = ""
+
+    def headers(self, **extra: str) -> dict[str, str]:
+        return {"x-application-token": self.app_token, "x-access-token": self.admin_token,
+                **extra}
+
+    def call(self, method: str, path: str, **kwargs) -> requests.Response:
+        headers = self.headers(**kwargs.pop("headers", {}))
+        with http() as session:
+            return session.request(method, self.urls[0] + path, headers=headers,
+                                   timeout=TIMEOUT, **kwargs)
+
+    def race(self, method: str, path: str, bodies: list[dict | None],
+             **headers: str) -> list[requests.Response]:
+        """Send one request per body, all released at once, spread over every server."""
+        barrier = threading.Barrier(len(bodies))
+
+        def writer(index: int) -> requests.Response:
+            with http() as session:
+                url = self.urls[index % len(self.urls)] + path
+                barrier.wait(timeout=TIMEOUT)
+                return session.request(method, url, json=bodies[index], timeout=TIMEOUT,
+                                       headers=self.headers(**headers))
+
+        with ThreadPoolExecutor(len(bodies)) as pool:
+            return list(pool.map(writer, range(len(bodies))))
+
+
+@pytest.fixture(scope="module", params=[
+    "sqlite",
+    pytest.param("postgresql", marks=pytest.mark.postgres),
+    pytest.param("mariadb", marks=pytest.mark.mariadb),
+])
+def deployment(request, tmp_path_factory) -> Iterator[Deployment]:
+    """A migrated database of each kind, served by gunicorn (two workers) and a threaded server."""
+    workdir = tmp_path_factory.mktemp(f"race-{request.param}")
+    databases = {"sqlite": lambda: nullcontext(f"sqlite:///{workdir / 'meme.sqlite'}"),
+                 "postgresql": fresh_postgres_database, "mariadb": fresh_mariadb_database}
+    with databases[request.param]() as url:
+        migrate(url)
+        seeded = seed(url)
+        app = create_app(make_config(workdir, SQLALCHEMY_DATABASE_URI=url, SECRET_KEY=SECRET_KEY))
+        try:
+            with (running(Server(server_env(url), workdir, workers=2)) as (server,),
+                  serve_in_thread(app) as in_process):
+                found = Deployment([server.url, in_process], seeded.app_token)
+                login = found.call("POST", "/login", json={
+                    "username": "root", "password": seeded.passwords["root"]})
+                assert login.status_code == 200, login.text
+                found.admin_token = login.json()["token"]
+                yield found
+        finally:
+            with app.app_context():
+                db.engine.dispose()
+
+
+def new_template(deployment: Deployment) -> str:
+    made = deployment.call("POST", "/template",
+                           json={"title": "Race", "url": "https://example.com/race.png"})
+    assert made.status_code == 201, made.text
+    return made.headers["Location"]
+
+
+def new_user(deployment: Deployment) -> str:
+    made = deployment.call("POST", "/user", json={"username": f"u{uuid.uuid4().hex[:12]}",
+                                                  "password": "racer-password-1"})
+    assert made.status_code == 201, made.text
+    return made.headers["Location"]
+
+
+NEW = {"template": new_template, "user": new_user}
+CHANGES = {
+    # kind, method → the body writer `i` sends (each different, so each would change something)
+    ("template", "PATCH"): lambda i: {"title": f"writer {i}"},
+    ("template", "PUT"): lambda i: {"title": f"writer {i}", "url": f"https://example.com/{i}"},
+    ("user", "PATCH"): lambda i: {"username": f"w{i}{uuid.uuid4().hex[:10]}"},
+    ("user", "PUT"): lambda i: None,  # promotion; every writer asks for the same change
+}
+
+
+def statuses(responses: list[requests.Response]) -> Counter:
+    return Counter(response.status_code for response in responses)
+
+
+def current(deployment: Deployment, path: str) -> requests.Response:
+    response = deployment.call("GET", path)
+    assert response.status_code == 200, response.text
+    return response
+
+
+@pytest.mark.parametrize("round_", range(ROUNDS))
+@pytest.mark.parametrize("kind, method", list(CHANGES), ids=[f"{k}-{m}" for k, m in CHANGES])
+def test_if_match_race_has_exactly_one_winner(deployment, kind, method, round_):
+    path = NEW[kind](deployment)
+    etag = current(deployment, path).headers["ETag"]
+    bodies = [CHANGES[(kind, method)](i) for i in range(WRITERS)]
+
+    answers = deployment.race(method, path, bodies, **{"If-Match": etag})
+
+    assert statuses(answers) == {200: 1, 412: WRITERS - 1}
+    assert all(answer.headers["Content-Type"] == PROBLEM
+               for answer in answers if answer.status_code == 412)
+    winner = next(answer for answer in answers if answer.status_code == 200)
+    now = current(deployment, path)
+    assert now.json()[kind] == winner.json()[kind]
+    assert now.headers["ETag"] == winner.headers["ETag"] != etag
+
+
+@pytest.mark.parametrize("round_", range(ROUNDS))
+@pytest.mark.parametrize("kind", list(NEW))
+def test_delete_race_has_exactly_one_winner(deployment, kind, round_):
+    path = NEW[kind](deployment)
+    etag = current(deployment, path).headers["ETag"]
+
+    answers = deployment.race("DELETE", path, [None] * WRITERS, **{"If-Match": etag})
+
+    counted = statuses(answers)
+    # A loser that read the row before the winner's commit gets 412; one that looked after
+    # finds nothing to delete (404, RFC 9110 §13.2.1: preconditions apply to what exists).
+    assert counted[200] == 1
+    assert counted[412] + counted[404] == WRITERS - 1
+    assert deployment.call("GET", path).status_code == 404
+
+
+def case_variant(name: str, index: int) -> str:
+    """`name` with its first letters upper-cased according to the bits of `index`."""
+    return "".join(char.upper() if position < 8 and index >> position & 1 else char
+                   for position, char in enumerate(name))
+
+
+@pytest.mark.parametrize("round_", range(ROUNDS))
+def test_concurrent_signups_of_one_name_in_any_case_have_one_winner(deployment, round_):
+    name = f"racer{uuid.uuid4().hex[:8]}"
+    variants = [case_variant(name, index) for index in range(SIGNUPS)]
+    assert len({variant for variant in variants}) == SIGNUPS
+
+    answers = deployment.race("POST", "/user", [
+        {"username": variant, "password": "racer-password-1"} for variant in variants])
+
+    assert statuses(answers) == {201: 1, 409: SIGNUPS - 1}
+    assert all(answer.json()["errors"] == {"username": "is already taken"}
+               for answer in answers if answer.status_code == 409)
+    listed = deployment.call("GET", "/user", params={"username__ilike": name})
+    assert [user["username"] for user in listed.json()["users"]] == [
+        next(answer.json()["user"]["username"] for answer in answers if answer.status_code == 201)]
