@@ -1,0 +1,277 @@
+"""Real meme_api servers under gunicorn, fresh databases, and the services they need."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+from conftest import FAST_HASH
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from meme_api import create_app
+from meme_api.accounts import create_user
+from meme_api.client_apps import register_app
+from meme_api.extensions import db
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SECRET_KEY = "multiprocess-test-secret-key-long-enough-for-hs256"
+# Where the tests marked `redis` and `postgres` find their services; override to use others.
+REDIS_URL = os.environ.get("MEME_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+POSTGRES_URL = os.environ.get("MEME_TEST_POSTGRES_URL",
+                              "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "PYTHONPATH",
+                 "VIRTUAL_ENV", "SYSTEMROOT")
+# Every setting the tests depend on, so that neither the caller's environment nor a `.env`
+# file in the working directory can change them.
+SERVER_DEFAULTS = {
+    "SECRET_KEY": SECRET_KEY, "APP_ENV": "development", "REQUIRE_APP_TOKEN": "true",
+    "APP_TOKEN_GRACE": "0", "ACCESS_TOKEN_TTL": "3600", "REFRESH_TOKEN_TTL": "2592000",
+    "RATELIMIT_ENABLED": "false", "RATELIMIT_DEFAULT": "600 per minute",
+    "RATELIMIT_LOGIN": "10 per minute", "RATELIMIT_STORAGE_URI": "memory://",
+    "TRUSTED_PROXY_COUNT": "0", "CORS_ORIGINS": "", "LOG_LEVEL": "WARNING",
+}
+READY_WITHIN = 20.0
+SOCKET_TIMEOUT = 10.0
+
+
+# --- services ---------------------------------------------------------------------------------
+
+def require_service(name: str, address: str, reachable: bool) -> None:
+    """Go on when the service answers, else fail: a test selected by its marker never skips."""
+    if not reachable:
+        pytest.fail(f"{name} at {address} is unreachable: start it, point the MEME_TEST_* URL at "
+                    "one, or deselect the tests that need it by their marker", pytrace=False)
+
+
+def redis_answers(url: str = REDIS_URL) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=2).ping())
+    except redis.RedisError:
+        return False
+
+
+def require_redis() -> str:
+    require_service("Redis", REDIS_URL, redis_answers())
+    return REDIS_URL
+
+
+@contextmanager
+def fresh_postgres_database():
+    """Create a PostgreSQL database for one use and drop it afterwards; yield its URL."""
+    maintenance = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT",
+                                connect_args={"connect_timeout": 3})
+    try:
+        with maintenance.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception:  # noqa: BLE001 - any failure to connect means "unreachable"
+        maintenance.dispose()
+        require_service("PostgreSQL", make_url(POSTGRES_URL).render_as_string(), False)
+    name = f"meme_test_{uuid.uuid4().hex[:12]}"
+    with maintenance.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with maintenance.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        maintenance.dispose()
+
+
+# --- the schema and the first accounts ---------------------------------------------------------
+
+def server_env(database_url: str, **overrides: str) -> dict[str, str]:
+    """The environment of a real server: the contract's variables, nothing from the caller."""
+    env = {key: value for key, value in os.environ.items() if key in INHERITED_ENV}
+    env.update(SERVER_DEFAULTS, DATABASE_URL=database_url)
+    env.update(overrides)
+    return env
+
+
+def migrate(database_url: str) -> None:
+    """Build the schema the way the container does: `flask --app meme_api db upgrade`."""
+    done = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "meme_api", "db", "upgrade"],
+        env=server_env(database_url), cwd=REPO_ROOT, capture_output=True, text=True,
+        timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+@dataclass
+class Seed:
+    app_token: str
+    passwords: dict[str, str] = field(default_factory=dict)
+
+
+def seed(database_url: str, admins: tuple[str, ...] = ("root",),
+         users: tuple[str, ...] = ()) -> Seed:
+    """Register an application and create accounts straight in the database."""
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": SECRET_KEY,
+                      "PASSWORD_HASH_METHOD": FAST_HASH, "RATELIMIT_ENABLED": False})
+    with app.app_context():
+        result = Seed(register_app(f"app-{uuid.uuid4().hex[:8]}")[1])
+        for name in admins + users:
+            result.passwords[name] = f"{name}-password"
+            create_user(name, result.passwords[name], admin=name in admins)
+        db.session.remove()
+        db.engine.dispose()
+    return result
+
+
+# --- servers ----------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _gunicorn_has_control_socket() -> bool:
+    from gunicorn.config import Config
+
+    return "control_socket_disable" in Config().settings
+
+
+class Server:
+    """`gunicorn -w N "meme_api:create_app()"` on a free port; always stopped by `stop()`."""
+
+    ACCESS_FORMAT = "%(p)s %({x-request-id}o)s %(s)s"
+
+    def __init__(self, env: dict[str, str], workdir: Path, workers: int = 2):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.access_log = workdir / f"access-{self.port}.log"
+        self.output = workdir / f"server-{self.port}.log"
+        command = [sys.executable, "-m", "gunicorn", "-w", str(workers),
+                   "-b", f"127.0.0.1:{self.port}", "--access-logfile", str(self.access_log),
+                   "--access-logformat", self.ACCESS_FORMAT]
+        if _gunicorn_has_control_socket():
+            command.append("--no-control-socket")  # several servers at once must not share one
+        command.append("meme_api:create_app()")
+        with open(self.output, "wb") as output:
+            self.process = subprocess.Popen(  # noqa: S603 - our interpreter, our arguments
+                command, env=env, cwd=REPO_ROOT, stdout=output, stderr=subprocess.STDOUT)
+
+    def wait_ready(self) -> Server:
+        """Poll /healthz for a bounded time; fail with the server's output if it never answers."""
+        deadline = time.monotonic() + READY_WITHIN
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            try:
+                if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        pytest.fail(f"server did not become ready:\n{self.output.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+    def worker_of(self, request_id: str) -> str:
+        """The pid of the worker that answered the request with this `X-Request-ID`."""
+        pattern = re.compile(rf"^<(\d+)> {re.escape(request_id)} \d+$", re.MULTILINE)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            log = self.access_log.read_text() if self.access_log.exists() else ""
+            if found := pattern.search(log):
+                return found.group(1)
+            time.sleep(0.02)
+        raise AssertionError(f"no access-log line for request {request_id}")
+
+
+@contextmanager
+def running(*servers: Server):
+    """Wait until every server is ready; stop them all however the block ends."""
+    try:
+        for server in servers:
+            server.wait_ready()
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
+
+
+# --- raw HTTP, to pin a request on one worker ---------------------------------------------------
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    request_id: str
+
+
+class HeldRequest:
+    """A request sent but for its last byte: the sync worker that took it waits for the rest."""
+
+    def __init__(self, port: int, method: str, path: str, headers: dict[str, str],
+                 body: bytes = b""):
+        self.request_id = f"held-{uuid.uuid4().hex}"
+        lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Connection: close",
+                 f"X-Request-ID: {self.request_id}", f"Content-Length: {len(body)}"]
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        raw = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=SOCKET_TIMEOUT)
+        self.sock.sendall(raw[:-1])
+        self.last = raw[-1:]
+
+    def release(self) -> HeldRequest:
+        """Send the last byte: the worker goes on."""
+        self.sock.sendall(self.last)
+        self.last = b""
+        return self
+
+    def finish(self) -> Answer:
+        """Send the last byte (unless released already) and read the whole answer."""
+        try:
+            if self.last:
+                self.release()
+            chunks = []
+            while chunk := self.sock.recv(65536):
+                chunks.append(chunk)
+        finally:
+            self.sock.close()
+        head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        headers = {}
+        for line in header_lines:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        return Answer(int(status_line.split()[1]), headers, body, self.request_id)
+
+
+def on_two_workers(server: Server, method: str, path: str, headers: dict[str, str],
+                   body: bytes = b"") -> list[Answer]:
+    """The same request answered by two different worker processes (checked, not assumed).
+
+    The first is held on one sync worker while the second is sent in full, so another worker
+    must answer the second; then the first is completed.
+    """
+    held = HeldRequest(server.port, method, path, headers, body)
+    other = HeldRequest(server.port, method, path, headers, body)
+    answers = [other.finish(), held.finish()]
+    workers = {server.worker_of(answer.request_id) for answer in answers}
+    assert len(workers) == 2, f"both requests were answered by worker {workers}"
+    return answers
