@@ -18,7 +18,7 @@ from sqlalchemy import Engine, event, text
 from meme_api import create_app
 from meme_api.accounts import create_user
 from meme_api.client_apps import register_app
-from meme_api.extensions import db
+from meme_api.extensions import db, limiter
 from meme_api.models import User
 from meme_api.sessions import start_session
 
@@ -45,6 +45,8 @@ def make_config(tmp_path, **overrides) -> dict:
         "SQLALCHEMY_DATABASE_URI": url,
         "PASSWORD_HASH_METHOD": FAST_HASH,
         "RATELIMIT_ENABLED": False,
+        # Where tests that turn limits on keep counters; .ci/run points this at Redis once.
+        "RATELIMIT_STORAGE_URI": os.environ.get("TEST_RATELIMIT_STORAGE_URI") or "memory://",
     }
     config.update(overrides)
     return config
@@ -68,6 +70,9 @@ def app(app_config):
     app = create_app(app_config)
     with app.app_context():
         reset_schema()
+        shared_store = os.environ.get("TEST_RATELIMIT_STORAGE_URI")
+        if app.config["RATELIMIT_ENABLED"] and app.config["RATELIMIT_STORAGE_URI"] == shared_store:
+            limiter.reset()  # a shared store (Redis) must not carry counters between tests
         yield app
         db.session.remove()
         db.drop_all()

@@ -49,7 +49,8 @@ class Clock:
 
 
 @pytest.fixture
-def clock(monkeypatch) -> Clock:
+def clock(monkeypatch, app_config) -> Clock:
+    app_config["RATELIMIT_STORAGE_URI"] = "memory://"  # the clock belongs to the memory store
     clock = Clock()
     monkeypatch.setattr(limits.storage.memory, "time", SimpleNamespace(time=clock.time))
     return clock
