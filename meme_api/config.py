@@ -103,7 +103,11 @@ def engine_options(url: str) -> dict:
         return {"connect_args": {"timeout": 15}}
     options: dict = {"pool_pre_ping": True, "pool_recycle": 1800, "pool_timeout": 10}
     if backend == "postgresql":
-        options["connect_args"] = {"connect_timeout": 5}
+        # Keepalives and a TCP user timeout bound how long a silently dropped connection can hang
+        # a worker (the connect timeout covers only a database that refuses or never answers).
+        options["connect_args"] = {"connect_timeout": 5, "keepalives": 1, "keepalives_idle": 30,
+                                   "keepalives_interval": 10, "keepalives_count": 3,
+                                   "tcp_user_timeout": 20000}
     elif backend in ("mysql", "mariadb"):
         options["connect_args"] = {"connect_timeout": 5, "charset": "utf8mb4"}
     return options

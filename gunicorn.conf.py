@@ -1,0 +1,56 @@
+"""Gunicorn settings for production: boot.sh passes this file; gunicorn also finds it in the cwd."""
+
+# Values come from the same environment (and `.env`) as the service's own configuration.
+
+import os
+
+from dotenv import load_dotenv
+
+# The app reads `.env` from the working directory; read it here too, so that gunicorn and the
+# app see the same TRUSTED_PROXY_COUNT and WEB_CONCURRENCY. The environment wins, as in the app.
+load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)
+
+
+def _whole_number(name: str, default: int) -> int:
+    raw = (os.environ.get(name) or "").strip()
+    try:
+        return int(raw) if raw else default
+    except ValueError:
+        raise SystemExit(f"Error: {name} must be a whole number, not {raw!r}") from None
+
+
+bind = f"0.0.0.0:{_whole_number('PORT', 8000)}"
+workers = max(1, _whole_number("WEB_CONCURRENCY", 2))
+
+# A request that needs the database fails within the driver's connect timeout (5 s) when the
+# database is away, so 30 s only ever kills a truly stuck worker.
+timeout = 30
+# On SIGTERM (docker stop sends it, then SIGKILL after 10 s), workers get this long to finish
+# the requests in flight.
+graceful_timeout = 8
+# Workers prove they are alive by touching a file; in a container /tmp is an overlay file system
+# where that can stall, /dev/shm is memory.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
+
+# The app writes one JSON line per request to stdout (contract §8); gunicorn's own access log
+# would only duplicate it. Gunicorn's errors and lifecycle messages go to stderr.
+accesslog = None
+errorlog = "-"
+
+# Forwarded headers: one authority, the app. meme_api applies Werkzeug's ProxyFix with
+# TRUSTED_PROXY_COUNT hops (meme_api/__init__.py): it takes the client address, scheme and host
+# from the values the last N proxies appended to X-Forwarded-For/-Proto/-Host, and ignores those
+# headers entirely when N is 0. Gunicorn trusts peers by address and cannot count hops, so if it
+# read the same headers the two could disagree (gunicorn's default trusts X-Forwarded-Proto from
+# 127.0.0.1 even when N is 0, and it would take a single value that ProxyFix refuses because
+# fewer than N proxies appended). So gunicorn reads none of them:
+# - no scheme headers: wsgi.url_scheme is http unless ProxyFix sets it from the N-th value;
+# - no forwarder headers: SCRIPT_NAME/PATH_INFO never come from a header (the app trusts no
+#   X-Forwarded-Prefix either).
+# forwarded_allow_ips is still tied to N, so that a header enabled here later gets the app's trust:
+# no peer when N is 0; any peer when N > 0, because setting N asserts that only the proxies can
+# reach this port, which is the same premise ProxyFix works on.
+_trusted_proxies = _whole_number("TRUSTED_PROXY_COUNT", 0)
+forwarded_allow_ips = "*" if _trusted_proxies > 0 else ""
+secure_scheme_headers: dict[str, str] = {}
+forwarder_headers = ""

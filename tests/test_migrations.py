@@ -1,0 +1,287 @@
+"""Migrations on every backend: up from empty, down to base, up again, with data; no drift."""
+
+# The SQLite variants run by default; the PostgreSQL and MariaDB ones carry the `postgres` and
+# `mariadb` markers, and each makes and drops a fresh database of its own.
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from conftest import make_config
+from servers import REPO_ROOT, fresh_postgres_database, require_service, server_env
+from sqlalchemy import Column, Integer, MetaData, create_engine, inspect, select, text
+from sqlalchemy.engine import make_url
+
+from meme_api import __version__, create_app
+from meme_api.extensions import db
+
+MIGRATIONS = REPO_ROOT / "migrations"
+MARIADB_URL = os.environ.get("MEME_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/mysql")
+APP_TABLES = ("users", "client_apps", "auth_sessions", "templates")
+COMMAND_TIMEOUT = 120
+SEED_TIME = datetime(2026, 11, 21, 19, 5, 0)
+READY = {"status": "ok", "database": "ok", "migrations": "ok", "version": __version__}
+# A model change without a migration: a new table with an index, which autogenerate renders as
+# `create_table` plus (in batch mode) `with op.batch_alter_table(...)`.
+MODEL_CHANGE = """
+import sys
+import warnings
+import flask_migrate
+from sqlalchemy import Column, Integer, Table
+from meme_api import __version__, create_app
+from meme_api.extensions import db
+Table("migration_probe", db.metadata, Column("id", Integer, primary_key=True),
+      Column("size", Integer, index=True))
+warnings.simplefilter("ignore", DeprecationWarning)
+with create_app().app_context():
+    getattr(flask_migrate, sys.argv[1])(directory=sys.argv[2])
+"""
+
+
+# --- databases ----------------------------------------------------------------------------------
+
+@contextmanager
+def fresh_mariadb_database() -> Iterator[str]:
+    """Create a MariaDB database for one use and drop it afterwards; yield its URL."""
+    maintenance = create_engine(MARIADB_URL, connect_args={"connect_timeout": 3})
+    try:
+        with maintenance.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception:  # noqa: BLE001 - any failure to connect means "unreachable"
+        maintenance.dispose()
+        require_service("MariaDB", make_url(MARIADB_URL).render_as_string(), False)
+    name = f"meme_test_{uuid.uuid4().hex[:12]}"
+    with maintenance.begin() as connection:
+        connection.execute(text(
+            f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"))
+    try:
+        yield make_url(MARIADB_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with maintenance.begin() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+        maintenance.dispose()
+
+
+@pytest.fixture(params=[
+    "sqlite",
+    pytest.param("postgresql", marks=pytest.mark.postgres),
+    pytest.param("mariadb", marks=pytest.mark.mariadb),
+])
+def database_url(request, tmp_path) -> Iterator[str]:
+    """A fresh, empty database of each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'migrations.sqlite'}"
+        return
+    fresh = fresh_postgres_database if request.param == "postgresql" else fresh_mariadb_database
+    with fresh() as url:
+        yield url
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+def flask_db(url: str, *args: str) -> str:
+    """Run `flask --app meme_api db ARGS` as the container does; fail with its output."""
+    done = subprocess.run(  # noqa: S603 - our interpreter, our arguments
+        [sys.executable, "-m", "flask", "--app", "meme_api", "db", *args], env=server_env(url),
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=COMMAND_TIMEOUT, check=False)
+    assert done.returncode == 0, f"flask db {' '.join(args)} failed:\n{done.stderr[-3000:]}"
+    return done.stdout + done.stderr
+
+
+def revisions() -> list[str]:
+    """Every revision, oldest first; the history must be one straight line."""
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    script = ScriptDirectory.from_config(config)
+    assert len(script.get_heads()) == 1, f"several heads: {script.get_heads()}"
+    return [revision.revision for revision in reversed(list(script.walk_revisions()))]
+
+
+def current_revision(url: str) -> str | None:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+def table_names(url: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        return set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def seed_first_schema(url: str) -> None:
+    """Rows in every table of the first revision's schema, written without the models."""
+    engine = create_engine(url)
+    metadata = MetaData()
+    metadata.reflect(engine, only=APP_TABLES)
+    users, apps = metadata.tables["users"], metadata.tables["client_apps"]
+    sessions, templates = metadata.tables["auth_sessions"], metadata.tables["templates"]
+    try:
+        with engine.begin() as connection:
+            connection.execute(users.insert(), [
+                {"public_id": str(uuid.uuid4()), "username": name, "username_key": name.lower(),
+                 "password_hash": "pbkdf2:sha256:1000$salt$hash", "admin": name == "Root",
+                 "active": True, "created": SEED_TIME, "version": 1}
+                for name in ("Root", "alice", "bob")
+            ])
+            owner = dict(connection.execute(select(users.c.username, users.c.id)).all())
+            connection.execute(apps.insert(), {
+                "name": "Mobile", "name_key": "mobile", "token_hash": "a" * 64,
+                "previous_token_hash": None, "previous_valid_until": None,
+                "created": SEED_TIME, "last_used": SEED_TIME, "revoked": False})
+            connection.execute(sessions.insert(), {
+                "id": str(uuid.uuid4()), "user_id": owner["alice"],
+                "refresh_jti": str(uuid.uuid4()), "created": SEED_TIME, "expires": SEED_TIME,
+                "revoked": False})
+            connection.execute(templates.insert(), [
+                {"title": f"Template {n} ✓", "url": f"https://example.com/{n}.jpg",
+                 "description": None if n % 2 else f"described {n}", "approved": n % 3 == 0,
+                 "posted": SEED_TIME, "updated": SEED_TIME,
+                 "owner_id": [owner["alice"], owner["bob"], None][n % 3], "version": 1}
+                for n in range(30)
+            ])
+    finally:
+        engine.dispose()
+
+
+def snapshot(url: str) -> dict[str, dict[str, list[tuple]]]:
+    """Each app table that exists: its column names and its rows, in primary-key order."""
+    engine = create_engine(url)
+    metadata = MetaData()
+    try:
+        metadata.reflect(engine, only=lambda name, _: name in APP_TABLES)
+        with engine.connect() as connection:
+            return {
+                name: {"columns": [column.name for column in table.columns],
+                       "rows": [tuple(row) for row in connection.execute(
+                           select(table).order_by(*table.primary_key.columns))]}
+                for name, table in metadata.tables.items()
+            }
+    finally:
+        engine.dispose()
+
+
+def assert_data_kept(before: dict, after: dict) -> None:
+    """Every row of every table present in both snapshots survived, column by column."""
+    for name in before.keys() & after.keys():
+        common = [c for c in before[name]["columns"] if c in after[name]["columns"]]
+
+        def project(table, columns=common):
+            positions = [table["columns"].index(c) for c in columns]
+            return [tuple(row[p] for p in positions) for row in table["rows"]]
+
+        assert project(after[name]) == project(before[name]), f"rows of {name} changed"
+
+
+def readiness(url: str, tmp_path) -> tuple[int, dict]:
+    app = create_app(make_config(tmp_path, SQLALCHEMY_DATABASE_URI=url))
+    try:
+        response = app.test_client().get("/readyz")
+        return response.status_code, response.get_json()
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+
+
+# --- tests --------------------------------------------------------------------------------------
+
+def test_up_down_and_up_again_keeping_data_and_without_drift(database_url, tmp_path):
+    chain = revisions()
+
+    for step, revision in enumerate(chain):
+        before = snapshot(database_url)
+        flask_db(database_url, "upgrade", revision)
+        assert current_revision(database_url) == revision
+        assert_data_kept(before, snapshot(database_url))
+        if step == 0:
+            seed_first_schema(database_url)
+    assert all(snapshot(database_url)[name]["rows"] for name in APP_TABLES)
+    assert "No new upgrade operations detected" in flask_db(database_url, "check")
+    assert readiness(database_url, tmp_path) == (200, READY)
+
+    for revision in reversed(chain[:-1]):
+        before = snapshot(database_url)
+        flask_db(database_url, "downgrade", revision)
+        assert current_revision(database_url) == revision
+        assert_data_kept(before, snapshot(database_url))
+    flask_db(database_url, "downgrade", "base")
+    assert current_revision(database_url) is None
+    assert table_names(database_url) <= {"alembic_version"}
+
+    flask_db(database_url, "upgrade")
+    assert current_revision(database_url) == chain[-1]
+    assert set(APP_TABLES) <= table_names(database_url)
+    assert "No new upgrade operations detected" in flask_db(database_url, "check")
+    assert readiness(database_url, tmp_path) == (200, READY)
+
+
+def test_the_models_match_the_migrations(tmp_path):
+    url = f"sqlite:///{tmp_path / 'head.sqlite'}"
+    flask_db(url, "upgrade")
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(
+                connection, opts={"compare_type": True, "render_as_batch": True})
+            assert compare_metadata(context, db.metadata) == []
+
+            # The comparison is not blind: a column the migrations lack is reported.
+            changed = MetaData(naming_convention=db.metadata.naming_convention)
+            for table in db.metadata.tables.values():
+                table.to_metadata(changed)
+            changed.tables["templates"].append_column(Column("views", Integer))
+            assert [diff[0] for diff in compare_metadata(context, changed)] == ["add_column"]
+    finally:
+        engine.dispose()
+
+
+def run_with_model_change(command: str, url: str, directory) -> subprocess.CompletedProcess:
+    return subprocess.run(  # noqa: S603 - our interpreter, our script
+        [sys.executable, "-c", MODEL_CHANGE, command, str(directory)], env=server_env(url),
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=COMMAND_TIMEOUT, check=False)
+
+
+def test_flask_db_check_fails_on_a_model_change_without_a_migration(tmp_path):
+    url = f"sqlite:///{tmp_path / 'head.sqlite'}"
+    flask_db(url, "upgrade")
+
+    done = run_with_model_change("check", url, MIGRATIONS)
+
+    assert done.returncode != 0
+    assert "New upgrade operations detected" in done.stderr
+    assert "migration_probe" in done.stderr
+
+
+def test_autogenerate_on_sqlite_renders_batch_operations(tmp_path):
+    directory = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS, directory, ignore=shutil.ignore_patterns("__pycache__"))
+    url = f"sqlite:///{tmp_path / 'head.sqlite'}"
+    flask_db(url, "upgrade")
+
+    done = run_with_model_change("migrate", url, directory)
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    new = set((directory / "versions").glob("*.py")) - {
+        directory / "versions" / path.name for path in (MIGRATIONS / "versions").glob("*.py")}
+    assert len(new) == 1, done.stderr[-3000:]
+    script = new.pop().read_text()
+    assert "op.create_table('migration_probe'" in script
+    # render_as_batch reached migrations/env.py: the index is created inside a batch block.
+    assert "with op.batch_alter_table('migration_probe'" in script
