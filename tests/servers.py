@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import socket
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 from conftest import FAST_HASH
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from meme_api import create_app
@@ -30,6 +32,7 @@ SECRET_KEY = "multiprocess-test-secret-key-long-enough-for-hs256"
 REDIS_URL = os.environ.get("MEME_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 POSTGRES_URL = os.environ.get("MEME_TEST_POSTGRES_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+MARIADB_URL = os.environ.get("MEME_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/mysql")
 INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "PYTHONPATH",
                  "VIRTUAL_ENV", "SYSTEMROOT")
 # Every setting the tests depend on, so that neither the caller's environment nor a `.env`
@@ -69,25 +72,69 @@ def require_redis() -> str:
 
 
 @contextmanager
-def fresh_postgres_database():
-    """Create a PostgreSQL database for one use and drop it afterwards; yield its URL."""
-    maintenance = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT",
-                                connect_args={"connect_timeout": 3})
+def maintenance_engine(name: str, url: str, **options) -> Iterator[Engine]:
+    """An engine on a server's maintenance database; the test fails if the server is away."""
+    engine = create_engine(url, connect_args={"connect_timeout": 3}, **options)
     try:
-        with maintenance.connect() as connection:
+        with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except Exception:  # noqa: BLE001 - any failure to connect means "unreachable"
-        maintenance.dispose()
-        require_service("PostgreSQL", make_url(POSTGRES_URL).render_as_string(), False)
-    name = f"meme_test_{uuid.uuid4().hex[:12]}"
-    with maintenance.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+        engine.dispose()
+        require_service(name, make_url(url).render_as_string(), False)
     try:
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+        yield engine
     finally:
-        with maintenance.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        maintenance.dispose()
+        engine.dispose()
+
+
+def new_database_name() -> str:
+    return f"meme_test_{uuid.uuid4().hex[:12]}"
+
+
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """Create a PostgreSQL database for one use and drop it afterwards; yield its URL."""
+    with maintenance_engine("PostgreSQL", POSTGRES_URL, isolation_level="AUTOCOMMIT") as engine:
+        name = new_database_name()
+        with engine.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+        finally:
+            with engine.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextmanager
+def fresh_mariadb_database() -> Iterator[str]:
+    """Create a MariaDB database for one use and drop it afterwards; yield its URL."""
+    with maintenance_engine("MariaDB", MARIADB_URL) as engine:
+        name = new_database_name()
+        with engine.begin() as connection:
+            connection.execute(text(
+                f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"))
+        try:
+            yield make_url(MARIADB_URL).set(database=name).render_as_string(hide_password=False)
+        finally:
+            with engine.begin() as connection:
+                connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+
+
+@contextmanager
+def logging_left_alone() -> Iterator[None]:
+    """Alembic's env.py reconfigures logging (fileConfig); put it back for the tests after."""
+    loggers = [logging.root, *(logger for logger in logging.root.manager.loggerDict.values()
+                               if isinstance(logger, logging.Logger))]
+    saved = [(logger, logger.level, list(logger.handlers), logger.disabled, logger.propagate)
+             for logger in loggers]
+    try:
+        yield
+    finally:
+        for logger, level, handlers, disabled, propagate in saved:
+            logger.setLevel(level)
+            logger.handlers[:] = handlers
+            logger.disabled = disabled
+            logger.propagate = propagate
 
 
 # --- the schema and the first accounts ---------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import uuid
 from collections import Counter
@@ -17,15 +16,13 @@ from conftest import make_config
 from servers import (
     SECRET_KEY,
     Server,
+    fresh_mariadb_database,
     fresh_postgres_database,
     migrate,
-    require_service,
     running,
     seed,
     server_env,
 )
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from werkzeug.serving import make_server
 
 from meme_api import create_app
@@ -37,26 +34,6 @@ SIGNUPS = 20
 # Races are won by timing: several rounds make a broken check all but certain to show.
 ROUNDS = 5
 PROBLEM = "application/problem+json"
-MARIADB_URL = os.environ.get("MEME_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/mysql")
-
-
-@contextmanager
-def fresh_mariadb_database() -> Iterator[str]:
-    """Create a MariaDB/MySQL database for one use and drop it afterwards; yield its URL."""
-    maintenance = create_engine(MARIADB_URL, connect_args={"connect_timeout": 3})
-    name = f"meme_test_{uuid.uuid4().hex[:12]}"
-    try:
-        with maintenance.connect() as connection:
-            connection.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
-    except Exception:  # noqa: BLE001 - any failure to connect means "unreachable"
-        maintenance.dispose()
-        require_service("MariaDB", make_url(MARIADB_URL).render_as_string(), False)
-    try:
-        yield make_url(MARIADB_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with maintenance.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
-        maintenance.dispose()
 
 
 @contextmanager

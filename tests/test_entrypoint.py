@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -29,10 +28,11 @@ from servers import (
     POSTGRES_URL,
     REPO_ROOT,
     free_port,
+    maintenance_engine,
+    new_database_name,
     require_redis,
-    require_service,
 )
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from meme_api import __version__, create_app
@@ -293,24 +293,16 @@ def get(url: str):
 @pytest.fixture
 def late_database():
     """The name of a PostgreSQL database that does not exist yet, and a way to create it."""
-    maintenance = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT",
-                                connect_args={"connect_timeout": 3})
-    try:
-        with maintenance.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except Exception:  # noqa: BLE001 - any failure to connect means "unreachable"
-        maintenance.dispose()
-        require_service("PostgreSQL", make_url(POSTGRES_URL).render_as_string(), False)
-    name = f"meme_test_{uuid.uuid4().hex[:12]}"
+    with maintenance_engine("PostgreSQL", POSTGRES_URL, isolation_level="AUTOCOMMIT") as engine:
+        name = new_database_name()
 
-    def create() -> None:
-        with maintenance.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        def create() -> None:
+            with engine.connect() as connection:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
 
-    yield name, create
-    with maintenance.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    maintenance.dispose()
+        yield name, create
+        with engine.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture

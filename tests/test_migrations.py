@@ -5,13 +5,11 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 
 import pytest
@@ -20,15 +18,13 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from conftest import make_config
-from servers import REPO_ROOT, fresh_postgres_database, require_service, server_env
-from sqlalchemy import Column, Integer, MetaData, create_engine, inspect, select, text
-from sqlalchemy.engine import make_url
+from servers import REPO_ROOT, fresh_mariadb_database, fresh_postgres_database, server_env
+from sqlalchemy import Column, Integer, MetaData, create_engine, inspect, select
 
 from meme_api import __version__, create_app
 from meme_api.extensions import db
 
 MIGRATIONS = REPO_ROOT / "migrations"
-MARIADB_URL = os.environ.get("MEME_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/mysql")
 APP_TABLES = ("users", "client_apps", "auth_sessions", "templates")
 COMMAND_TIMEOUT = 120
 SEED_TIME = datetime(2026, 11, 21, 19, 5, 0)
@@ -51,28 +47,6 @@ with create_app().app_context():
 
 
 # --- databases ----------------------------------------------------------------------------------
-
-@contextmanager
-def fresh_mariadb_database() -> Iterator[str]:
-    """Create a MariaDB database for one use and drop it afterwards; yield its URL."""
-    maintenance = create_engine(MARIADB_URL, connect_args={"connect_timeout": 3})
-    try:
-        with maintenance.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except Exception:  # noqa: BLE001 - any failure to connect means "unreachable"
-        maintenance.dispose()
-        require_service("MariaDB", make_url(MARIADB_URL).render_as_string(), False)
-    name = f"meme_test_{uuid.uuid4().hex[:12]}"
-    with maintenance.begin() as connection:
-        connection.execute(text(
-            f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"))
-    try:
-        yield make_url(MARIADB_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with maintenance.begin() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
-        maintenance.dispose()
-
 
 @pytest.fixture(params=[
     "sqlite",

@@ -2,43 +2,22 @@
 
 from __future__ import annotations
 
-import logging
 import socket
-import warnings
-from contextlib import contextmanager
 
 import flask_migrate
 import pytest
 from conftest import assert_problem, make_config
+from servers import logging_left_alone
 from sqlalchemy import text
 
 from meme_api import __version__, create_app
 from meme_api.extensions import db
 
 
-@contextmanager
-def logging_left_alone():
-    """Alembic's env.py reconfigures logging (fileConfig); put it back for the tests after."""
-    loggers = [logging.root, *(logger for logger in logging.root.manager.loggerDict.values()
-                               if isinstance(logger, logging.Logger))]
-    saved = [(logger, logger.level, list(logger.handlers), logger.disabled, logger.propagate)
-             for logger in loggers]
-    try:
-        yield
-    finally:
-        for logger, level, handlers, disabled, propagate in saved:
-            logger.setLevel(level)
-            logger.handlers[:] = handlers
-            logger.disabled = disabled
-            logger.propagate = propagate
-
-
 def migrate_from_scratch() -> None:
     """Drop what the fixture made with create_all and build the schema the real way."""
     db.drop_all()
-    with logging_left_alone(), warnings.catch_warnings():
-        # The stock Flask-Migrate env.py tries the deprecated `get_engine()` first.
-        warnings.filterwarnings("ignore", "'get_engine' is deprecated", DeprecationWarning)
+    with logging_left_alone():
         flask_migrate.upgrade()
 
 

@@ -8,12 +8,10 @@ PostgreSQL or MariaDB): `like`, `ilike`, text comparison and ordering must agree
 from __future__ import annotations
 
 import base64
-import logging
 import os
 import re
 import time
 import uuid
-import warnings
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from types import SimpleNamespace
@@ -25,6 +23,7 @@ from alembic import command
 from conftest import assert_problem
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from servers import logging_left_alone
 from sqlalchemy import delete, event, func, insert, inspect, select
 
 from meme_api.extensions import db
@@ -105,23 +104,6 @@ def walk(client, auth, account, path: str, query: dict | list, between_pages=Non
         if between_pages is not None:
             between_pages()
         response = client.get(meta["next"], headers=auth.headers(account))
-
-
-@contextmanager
-def logging_left_alone():
-    """Alembic's env.py reconfigures logging (fileConfig); put it back afterwards."""
-    loggers = [logging.root, *(logger for logger in logging.root.manager.loggerDict.values()
-                               if isinstance(logger, logging.Logger))]
-    saved = [(logger, logger.level, list(logger.handlers), logger.disabled, logger.propagate)
-             for logger in loggers]
-    try:
-        yield
-    finally:
-        for logger, level, handlers, disabled, propagate in saved:
-            logger.setLevel(level)
-            logger.handlers[:] = handlers
-            logger.disabled = disabled
-            logger.propagate = propagate
 
 
 @contextmanager
@@ -978,8 +960,7 @@ def test_migrations_build_the_indexes_the_models_declare(app):
     """upgrade → check (no drift) → downgrade → upgrade, on the test database."""
     config = app.extensions["migrate"].migrate.get_config()
     db.drop_all()
-    with logging_left_alone(), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "'get_engine' is deprecated", DeprecationWarning)
+    with logging_left_alone():
         flask_migrate.upgrade()
         command.check(config)  # raises when the models and the migrations disagree
         indexes = {index["name"]: index["column_names"]
