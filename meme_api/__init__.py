@@ -27,7 +27,8 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the application: configuration, extensions, blueprints, error handlers, commands."""
     load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)
-    app = Flask(__name__, instance_relative_config=True)
+    # No static folder: an unused /static route would be one the API description lacks.
+    app = Flask(__name__, instance_relative_config=True, static_folder=None)
     register_config(app, test_config)
     register_proxy_fix(app)
     register_extensions(app)
@@ -96,8 +97,10 @@ def request_id() -> str:
 def register_hooks(app: Flask) -> None:
     from flask import g
 
-    from .bodies import parse_request_body
+    from .bodies import BodyRequest, parse_request_body
     from .request_log import init_request_log
+
+    app.request_class = BodyRequest
 
     @app.before_request
     def _before():
@@ -108,7 +111,11 @@ def register_hooks(app: Flask) -> None:
 
     @app.after_request
     def _after(response):
-        response.headers["X-Request-ID"] = g.get("request_id") or request_id()
+        # A request refused before `_before` ran (rate limit) gets its id here, so that the
+        # request log (its hook was registered earlier, so it runs later) logs the same id.
+        if not g.get("request_id"):
+            g.request_id = request_id()
+        response.headers["X-Request-ID"] = g.request_id
         # Answers to credentialed requests must not be stored by shared caches.
         if "Cache-Control" not in response.headers and any(
             name in request.headers for name in CREDENTIAL_HEADERS
@@ -119,14 +126,16 @@ def register_hooks(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from .extensions import limiter
-    from .routes import apps, login, ops, template, user
+    from .routes import apps, docs, login, ops, template, user
 
     app.register_blueprint(login.bp)
     app.register_blueprint(user.bp, url_prefix="/user")
     app.register_blueprint(template.bp)
     app.register_blueprint(apps.bp, url_prefix="/app")
     app.register_blueprint(ops.bp)
+    app.register_blueprint(docs.bp)
     limiter.exempt(ops.bp)
+    limiter.exempt(docs.bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, g, request
+from flask import Request, current_app, g, request
 
 from .errors import ApiError, ValidationError
 from .schemas import Shape
@@ -12,6 +12,25 @@ from .schemas import Shape
 JSON_TYPES = ("application/json",)
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 BODY_METHODS = ("POST", "PUT", "PATCH")
+
+
+class BodyRequest(Request):
+    """Flask's request, except that a malformed multipart body is noted, not read as empty."""
+
+    malformed_form = False
+
+    def make_form_data_parser(self):
+        parser = super().make_form_data_parser()
+        parser.silent = False
+        return parser
+
+    def _load_form_data(self) -> None:
+        try:
+            super()._load_form_data()
+        except ValueError:
+            self.malformed_form = True
+            self.__dict__["form"] = self.parameter_storage_class()
+            self.__dict__["files"] = self.parameter_storage_class()
 
 
 def _has_body() -> bool:
@@ -50,7 +69,10 @@ def parse_request_body() -> None:
 def _form_fields() -> dict[str, Any]:
     fields: dict[str, Any] = {}
     errors: dict[str, str] = {}
-    for name, values in request.form.lists():
+    form = request.form
+    if getattr(request, "malformed_form", False):
+        raise ApiError(400, "The form body is malformed")
+    for name, values in form.lists():
         if len(values) > 1:
             errors[name] = "is given more than once"
         fields[name] = values[0]
@@ -66,6 +88,16 @@ def accepts(shape: Shape):
 
     def decorate(view):
         view.accepts = shape
+        return view
+
+    return decorate
+
+
+def lists(collection):
+    """Declare the collection a view answers with: OpenAPI describes its query parameters."""
+
+    def decorate(view):
+        view.lists = collection
         return view
 
     return decorate

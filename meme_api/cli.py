@@ -1,4 +1,4 @@
-"""Commands of contract §9: create-admin, apps register|list|revoke, seed.
+"""Commands of contract §9: create-admin, apps register|list|revoke, seed; and wait-db.
 
 Expected failures (a taken name, a missing app, no database) print one line on stderr and exit
 non-zero; none prints a traceback.
@@ -22,6 +22,7 @@ from .extensions import db
 from .models import Template, User, new_public_id, utcnow
 from .representations import timestamp
 from .schemas import PASSWORD, USERNAME
+from .waitdb import DatabaseUnreachable, wait_for_database
 
 SEED_PASSWORD = "meme-seed-password"  # noqa: S105 - demo data only, printed for the user
 SEED_BATCH = 1000
@@ -150,7 +151,30 @@ def seed(user_count: int, post_count: int) -> None:
                "templates")
 
 
+@click.command("wait-db")
+@click.option("--timeout", type=click.FloatRange(min=0), default=60.0, show_default=True,
+              help="Seconds to keep trying before giving up.")
+def wait_db(timeout: float) -> None:
+    """Wait until the database accepts connections (the container runs this before migrating)."""
+    said: list[str] = []
+
+    def report(reason: str) -> None:
+        if reason not in said:  # one line per distinct reason, not one per attempt
+            said.append(reason)
+            click.echo(f"waiting for the database: {reason}", err=True)
+
+    try:
+        wait_for_database(db.engine, timeout, on_retry=report)
+    except DatabaseUnreachable as error:
+        raise click.ClickException(
+            f"the database did not answer within {timeout:g} seconds: {error}") from None
+    finally:
+        db.engine.dispose()
+    click.echo("The database is reachable.")
+
+
 def register_cli(app: Flask) -> None:
+    app.cli.add_command(wait_db)
     app.cli.add_command(create_admin)
     app.cli.add_command(apps_group)
     app.cli.add_command(seed)

@@ -6,7 +6,7 @@ import logging
 from http import HTTPStatus
 
 from flask import Flask, Response, json, request
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
@@ -132,8 +132,22 @@ def handle_unexpected(error: Exception) -> Response:
     return problem(500)
 
 
+def end_session(error: BaseException | None = None) -> None:
+    """Release the request's database session without ever failing the finished response."""
+    try:
+        db.session.remove()
+    except SQLAlchemyError:
+        # The database died after the response was made: the rollback on close failed, which
+        # invalidated the connection and detached the transaction. Drop the session; raising
+        # here would turn the response (often already a 503) into a 500.
+        log.warning("database connection lost while ending a request")
+        db.session.registry.clear()
+
+
 def register_error_handlers(app: Flask) -> None:
     """Route every kind of failure through `problem`."""
+    # Registered after Flask-SQLAlchemy's own teardown, so it runs before it (reverse order).
+    app.teardown_appcontext(end_session)
     app.register_error_handler(ApiError, handle_api_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(IntegrityError, handle_integrity_error)

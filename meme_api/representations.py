@@ -44,3 +44,49 @@ def app_json(client: ClientApp) -> dict:
         "last_used": timestamp(client.last_used),
         "revoked": client.revoked,
     }
+
+
+# JSON Schemas of the representations above, for the OpenAPI document (a test checks that each
+# schema names exactly the keys its function returns).
+TIMESTAMP_SCHEMA = {"type": "string", "format": "date-time", "examples": ["2026-11-21T19:05:00Z"],
+                    "description": "ISO 8601 in UTC with a Z suffix"}
+PUBLIC_ID_SCHEMA = {"type": "string", "format": "uuid",
+                    "examples": ["e9572ee6-4b5e-45e4-a840-58a33b04b8a7"]}
+
+
+def nullable(schema: dict) -> dict:
+    """The same schema, also allowing null."""
+    return {**schema, "type": [schema["type"], "null"]}
+
+
+def object_schema(properties: dict, description: str = "") -> dict:
+    """A closed object whose properties are all present."""
+    schema = {"type": "object", "properties": properties, "required": list(properties),
+              "additionalProperties": False}
+    return {**schema, "description": description} if description else schema
+
+
+USER_SCHEMA = object_schema({
+    "public_id": PUBLIC_ID_SCHEMA,
+    "username": {"type": "string", "examples": ["alice"]},
+    "admin": {"type": "boolean"},
+    "active": {"type": "boolean"},
+    "created": TIMESTAMP_SCHEMA,
+}, "A user: never a password or its hash, never an internal id.")
+TEMPLATE_SCHEMA = object_schema({
+    "id": {"type": "integer", "examples": [27]},
+    "title": {"type": "string", "examples": ["Test thing"]},
+    "url": {"type": "string", "examples": ["https://i.imgur.com/yYGxFJX.jpeg"]},
+    "description": nullable({"type": "string"}),
+    "approved": {"type": "boolean"},
+    "posted": TIMESTAMP_SCHEMA,
+    "updated": TIMESTAMP_SCHEMA,
+    "user_id": {**nullable(PUBLIC_ID_SCHEMA), "description": "the owner's public_id"},
+    "username": {**nullable({"type": "string"}), "description": "the owner's username"},
+}, "A template (a post); user_id and username are null once the owner is deleted.")
+APP_SCHEMA = object_schema({
+    "name": {"type": "string", "examples": ["mobile-client"]},
+    "created": TIMESTAMP_SCHEMA,
+    "last_used": nullable(TIMESTAMP_SCHEMA),
+    "revoked": {"type": "boolean"},
+}, "A registered client application: never its token or the token's hash.")

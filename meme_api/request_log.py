@@ -9,6 +9,7 @@ import time
 from datetime import UTC, datetime
 
 from flask import Flask, Response, g, request
+from sqlalchemy.exc import SQLAlchemyError
 
 logger = logging.getLogger("meme_api.requests")
 
@@ -25,6 +26,18 @@ def _handler() -> logging.Handler:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonLineFormatter())
     return handler
+
+
+def _logged_attribute(record, name: str) -> str | None:
+    """`record.name`, or None when it cannot be read: the log must never fail a response."""
+    # An error handler's rollback expires every loaded row, so reading the attribute may need the
+    # database again; when the database is what failed, the 503 must still go out.
+    if record is None:
+        return None
+    try:
+        return getattr(record, name)
+    except SQLAlchemyError:
+        return None
 
 
 def init_request_log(app: Flask) -> None:
@@ -50,7 +63,7 @@ def init_request_log(app: Flask) -> None:
             "path": request.path,
             "status": response.status_code,
             "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-            "user": user.public_id if user is not None else None,
-            "app": client.name if client is not None else None,
+            "user": _logged_attribute(user, "public_id"),
+            "app": _logged_attribute(client, "name"),
         }})
         return response

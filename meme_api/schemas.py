@@ -19,6 +19,9 @@ from .errors import ValidationError
 
 MISSING = object()
 TRUE_WORDS = {"true": True, "1": True, "false": False, "0": False}
+# TRUE_WORDS in any letter case, between any white space str.strip() removes.
+FORM_BOOLEAN_PATTERN = (r"^[\s\x1c-\x1f\x85]*(?:[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|[01])"
+                        r"[\s\x1c-\x1f\x85]*$")
 
 
 def clean_text(value: str) -> str:
@@ -83,7 +86,11 @@ class Field:
             return TRUE_WORDS[value.strip().lower()]
         raise ValueError("must be true or false")
 
-    def json_schema(self) -> dict:
+    def json_schema(self, form: bool = False) -> dict:
+        """This field as JSON Schema; `form`: as a form value (booleans are words there)."""
+        if form and self.kind == "boolean":
+            return {"type": "string", "pattern": FORM_BOOLEAN_PATTERN,
+                    "description": "true, false, 1 or 0 (any letter case)"}
         schema: dict[str, Any] = {"type": [self.kind, "null"] if self.nullable else self.kind}
         minimum = self._min_length()
         if minimum is not None:
@@ -147,10 +154,11 @@ class Shape:
             raise ValidationError(errors)
         return values
 
-    def json_schema(self) -> dict:
+    def json_schema(self, form: bool = False) -> dict:
+        """The body as JSON Schema; `form`: as form data."""
         schema: dict[str, Any] = {
             "type": "object",
-            "properties": {name: spec.json_schema() for name, spec in self.fields.items()},
+            "properties": {name: spec.json_schema(form) for name, spec in self.fields.items()},
             "additionalProperties": False,
         }
         required = [n for n, spec in self.fields.items() if spec.required and not self.partial]

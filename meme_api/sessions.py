@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import current_app
+from flask import current_app, g
 from sqlalchemy import update
 
 from . import security
@@ -48,6 +48,7 @@ def start_session(user: User) -> dict:
 def refresh_session(refresh_token: str) -> dict:
     """Exchange a refresh token for a new pair; a retired one revokes its whole session."""
     user, session, claims = authenticate(refresh_token, "refresh")
+    g.current_user = user  # the request log names who refreshed
     refresh = _new_refresh(user, session.id)
     # Compare-and-swap: of two concurrent exchanges of one token, only one can win.
     rotated = db.session.execute(

@@ -26,15 +26,15 @@ def login_failed() -> ApiError:
 
 def presented_credentials() -> tuple[str, str] | None:
     """Username and password from HTTP Basic, else (on POST) from the body."""
+    # A POST body is validated even beside Basic credentials: unknown fields are never ignored.
+    body = read_body() if request.method == "POST" else {}
     auth = basic_authorization()
     if auth is not None:
         return auth.username or "", auth.password or ""
     if request.headers.get("Authorization"):
         return None  # some other, or malformed, scheme
-    if request.method == "POST":
-        body = read_body()
-        if "username" in body or "password" in body:
-            return body.get("username") or "", body.get("password") or ""
+    if "username" in body or "password" in body:
+        return body.get("username") or "", body.get("password") or ""
     return None
 
 

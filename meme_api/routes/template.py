@@ -5,7 +5,7 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import aliased
 
 from ..auth import app_token, current_user, token_required
-from ..bodies import accepts, read_body
+from ..bodies import accepts, lists, read_body
 from ..conditional import check_if_match, with_etag
 from ..errors import ApiError
 from ..extensions import db
@@ -131,6 +131,7 @@ def create():
 @bp.get("/template")
 @app_token
 @token_required
+@lists(TEMPLATES)
 def list_templates():
     """The templates the caller may see, as a collection."""
     return respond(TEMPLATES, visible_templates(current_user()))
@@ -139,6 +140,7 @@ def list_templates():
 @bp.get("/")
 @app_token
 @token_required
+@lists(FEED)
 def feed():
     """The feed: approved templates and the caller's own, newest first."""
     return respond(FEED, feed_templates(current_user()))

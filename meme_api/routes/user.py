@@ -12,7 +12,7 @@ from ..accounts import (
     password_hash,
 )
 from ..auth import admin_required, app_token, current_user, token_required
-from ..bodies import accepts, read_body
+from ..bodies import accepts, lists, read_body
 from ..conditional import check_if_match, with_etag
 from ..errors import ApiError
 from ..extensions import db
@@ -77,6 +77,7 @@ def create():
 @app_token
 @token_required
 @admin_required
+@lists(USERS)
 def list_users():
     """Every user, as a collection."""
     return respond(USERS, select(User))
@@ -125,7 +126,9 @@ def promote(public_id: str):
     user = get_for_change(public_id)
     user.admin = True
     db.session.commit()
-    return jsonify({"message": "The user has been promoted!", "user": user_json(user)})
+    representation = user_json(user)
+    return with_etag({"message": "The user has been promoted!", "user": representation},
+                     representation)
 
 
 @bp.patch("/<public_id>")
@@ -149,7 +152,7 @@ def update(public_id: str):
     if deactivating or "password" in data:
         revoke_user_sessions(user)
     commit_unique(USERNAME_TAKEN, "username")
-    return jsonify({"user": user_json(user)})
+    return single(user)
 
 
 @bp.delete("/<public_id>")
