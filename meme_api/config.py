@@ -110,6 +110,9 @@ def engine_options(url: str) -> dict:
                                    "tcp_user_timeout": 20000}
     elif backend in ("mysql", "mariadb"):
         options["connect_args"] = {"connect_timeout": 5, "charset": "utf8mb4"}
+        # InnoDB defaults to REPEATABLE READ; READ COMMITTED is PostgreSQL's default, so every
+        # backend sees other transactions' commits the same way.
+        options["isolation_level"] = "READ COMMITTED"
     return options
 
 
