@@ -10,7 +10,7 @@ from datetime import timedelta
 from functools import wraps
 
 from flask import current_app, g
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 
 from . import security
 from .credentials import presented_access_token, presented_app_token
@@ -20,6 +20,17 @@ from .models import AuthSession, ClientApp, User, utcnow
 
 BEARER_CHALLENGE = 'Bearer realm="meme_api"'
 LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+# The two lookups every authenticated request makes, built once with bound parameters: building
+# a statement, and computing the cache key of a new statement object, cost more than running it
+# (SQLAlchemy keeps the cache key of a statement object it has seen). Values are bound per call.
+APP_BY_TOKEN_HASH = select(ClientApp).where(
+    or_(ClientApp.token_hash == bindparam("digest"),
+        ClientApp.previous_token_hash == bindparam("digest")))
+USER_AND_SESSION = (
+    select(User, AuthSession)
+    .join(AuthSession, AuthSession.user_id == User.id)
+    .where(AuthSession.id == bindparam("sid"), User.public_id == bindparam("sub")))
 
 
 def current_user() -> User:
@@ -39,11 +50,7 @@ def user_token_error(message: str) -> ApiError:
 def find_client_app(token: str) -> ClientApp | None:
     """The live application a token belongs to (current token, or previous within its grace)."""
     digest = security.hash_app_token(token)
-    client = db.session.scalar(
-        select(ClientApp).where(
-            or_(ClientApp.token_hash == digest, ClientApp.previous_token_hash == digest)
-        )
-    )
+    client = db.session.scalar(APP_BY_TOKEN_HASH, {"digest": digest})
     if client is None or client.revoked:
         return None
     if security.app_token_matches(client.token_hash, digest):
@@ -97,11 +104,8 @@ def authenticate(token: str, token_type: str = "access") -> tuple[User, AuthSess
         claims = security.decode_token(token, current_app.config["SECRET_KEY"], token_type)
     except security.TokenError as error:
         raise user_token_error(str(error)) from None
-    row = db.session.execute(
-        select(User, AuthSession)
-        .join(AuthSession, AuthSession.user_id == User.id)
-        .where(AuthSession.id == claims["sid"], User.public_id == claims["sub"])
-    ).first()
+    row = db.session.execute(USER_AND_SESSION,
+                             {"sid": claims["sid"], "sub": claims["sub"]}).first()
     if row is None or row[1].revoked or not row[0].active:
         raise user_token_error("Token has been revoked")
     return row[0], row[1], claims

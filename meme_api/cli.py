@@ -12,7 +12,7 @@ from functools import wraps
 import click
 from flask import Flask
 from flask.cli import AppGroup
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from .accounts import create_user, password_hash
@@ -147,8 +147,23 @@ def seed(user_count: int, post_count: int) -> None:
             ])
             db.session.commit()
             bar.update(size)
+    refresh_planner_statistics()
     click.echo(f"Seeded {user_count} users (password {SEED_PASSWORD!r}) and {post_count} "
                "templates")
+
+
+def refresh_planner_statistics() -> None:
+    """ANALYZE after a bulk load, so the query planner knows the tables' new sizes.
+
+    SQLite keeps no statistics until asked: without them it serves a non-admin's list
+    (`approved OR own`, by id) by merging two indexes and sorting every visible row, not by
+    walking the primary key until a page is full (100 ms instead of 0.1 ms at 100,000 rows).
+    PostgreSQL's autovacuum would get there too, but only some time after the load.
+    """
+    backend = db.engine.dialect.name
+    statement = "ANALYZE TABLE users, templates" if backend in ("mysql", "mariadb") else "ANALYZE"
+    db.session.execute(text(statement))
+    db.session.commit()
 
 
 @click.command("wait-db")

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from .models import ClientApp, Template, User
 
 
 def timestamp(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a `Z` suffix."""
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
+    """ISO 8601 in UTC with a `Z` suffix.
+
+    Stored times are naive UTC; `isoformat` renders them twice as fast as `strftime`, which
+    counts at two timestamps per row of every list.
+    """
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(timespec="seconds") + "Z"
 
 
 def user_json(user: User) -> dict:
