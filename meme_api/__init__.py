@@ -13,6 +13,8 @@ from dotenv import load_dotenv
 from flask import Flask, request
 from sqlalchemy import Engine, event
 
+from .encoding import FastJSONProvider
+
 try:
     __version__ = version("meme_api")
 except PackageNotFoundError:  # running from a source tree that was never installed
@@ -29,6 +31,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)
     # No static folder: an unused /static route would be one the API description lacks.
     app = Flask(__name__, instance_relative_config=True, static_folder=None)
+    app.json = FastJSONProvider(app)
     register_config(app, test_config)
     register_proxy_fix(app)
     register_extensions(app)
@@ -51,7 +54,7 @@ def register_config(app: Flask, test_config: dict | None) -> None:
                 app.config["SQLALCHEMY_DATABASE_URI"])
     if app.config["SQLALCHEMY_DATABASE_URI"] == default_sqlite_url(app.instance_path):
         os.makedirs(app.instance_path, exist_ok=True)
-    app.json.sort_keys = False
+    app.json.sort_keys = False  # representations keep the order they are written in
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger(__name__).setLevel(app.config["LOG_LEVEL"])
 
@@ -79,10 +82,18 @@ def register_extensions(app: Flask) -> None:
 
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
-    """SQLite enforces foreign keys only when asked to, per connection."""
+    """SQLite settings, per connection: foreign keys, and a write-ahead log.
+
+    SQLite enforces foreign keys only when asked to. The write-ahead log lets the workers read
+    while one of them writes, and with `synchronous=NORMAL` a commit no longer waits for the disk
+    (a commit survives a crash of the service; a power cut may lose the last ones, never the
+    database's consistency). See docs/deployment.md.
+    """
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
 

@@ -6,11 +6,12 @@ They sit directly under `@bp.route`, in that order, and the current user is reac
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import wraps
 
 from flask import current_app, g
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import Row, bindparam, or_, select, update
 
 from . import security
 from .credentials import presented_access_token, presented_app_token
@@ -21,21 +22,57 @@ from .models import AuthSession, ClientApp, User, utcnow
 BEARER_CHALLENGE = 'Bearer realm="meme_api"'
 LAST_USED_RESOLUTION = timedelta(seconds=60)
 
-# The two lookups every authenticated request makes, built once with bound parameters: building
-# a statement, and computing the cache key of a new statement object, cost more than running it
-# (SQLAlchemy keeps the cache key of a statement object it has seen). Values are bound per call.
-APP_BY_TOKEN_HASH = select(ClientApp).where(
-    or_(ClientApp.token_hash == bindparam("digest"),
-        ClientApp.previous_token_hash == bindparam("digest")))
-USER_AND_SESSION = (
-    select(User, AuthSession)
-    .join(AuthSession, AuthSession.user_id == User.id)
-    .where(AuthSession.id == bindparam("sid"), User.public_id == bindparam("sub")))
+# The two lookups every authenticated request makes: Core statements built once, with bound
+# parameters, reading plain rows. Building a statement, computing the cache key of a new statement
+# object and loading ORM objects each cost more than running these indexed lookups.
+APP = ClientApp.__table__.c
+APP_BY_TOKEN_HASH = select(
+    APP.id, APP.name, APP.token_hash, APP.previous_token_hash, APP.previous_valid_until,
+    APP.last_used, APP.revoked,
+).where(or_(APP.token_hash == bindparam("digest"), APP.previous_token_hash == bindparam("digest")))
+USER, SESSION = User.__table__.c, AuthSession.__table__.c
+CALLER_BY_SESSION = (
+    select(USER.id, USER.public_id, USER.username, USER.admin, USER.active, USER.created,
+           SESSION.id.label("session_id"), SESSION.revoked)
+    .select_from(User.__table__.join(AuthSession.__table__, SESSION.user_id == USER.id))
+    .where(SESSION.id == bindparam("sid"), USER.public_id == bindparam("sub"))
+)
 
 
-def current_user() -> User:
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who an access token authenticated, as read on this request: never the password hash.
+
+    Views read identity and role from it; the few that change the account load the `User` row
+    with `current_account()`.
+    """
+
+    id: int
+    public_id: str
+    username: str
+    admin: bool
+    active: bool
+    created: datetime
+    session_id: str
+
+    @classmethod
+    def of(cls, user: User, session_id: str) -> Caller:
+        """The caller a login session of `user` makes (read before a commit expires `user`)."""
+        return cls(user.id, user.public_id, user.username, user.admin, user.active, user.created,
+                   session_id)
+
+
+def current_user() -> Caller:
     """The user whose access token authenticated this request."""
     return g.current_user
+
+
+def current_account() -> User:
+    """The caller's `User` row, for a change to their own account (401 if it has just gone)."""
+    user = db.session.get(User, current_user().id)
+    if user is None:
+        raise user_token_error("Token has been revoked")
+    return user
 
 
 def current_app_name() -> str | None:
@@ -47,10 +84,10 @@ def user_token_error(message: str) -> ApiError:
     return ApiError(401, message, headers={"WWW-Authenticate": BEARER_CHALLENGE})
 
 
-def find_client_app(token: str) -> ClientApp | None:
+def find_client_app(token: str) -> Row | None:
     """The live application a token belongs to (current token, or previous within its grace)."""
     digest = security.hash_app_token(token)
-    client = db.session.scalar(APP_BY_TOKEN_HASH, {"digest": digest})
+    client = db.session.execute(APP_BY_TOKEN_HASH, {"digest": digest}).first()
     if client is None or client.revoked:
         return None
     if security.app_token_matches(client.token_hash, digest):
@@ -62,7 +99,7 @@ def find_client_app(token: str) -> ClientApp | None:
     return None
 
 
-def _touch_last_used(client: ClientApp) -> None:
+def _touch_last_used(client: Row) -> None:
     """Record use at most about once a minute per app, so reads stay free of writes."""
     now = utcnow()
     if client.last_used is not None and now - client.last_used < LAST_USED_RESOLUTION:
@@ -71,7 +108,7 @@ def _touch_last_used(client: ClientApp) -> None:
         update(ClientApp)
         .where(ClientApp.id == client.id)
         .where(or_(ClientApp.last_used.is_(None),
-                   ClientApp.last_used < now - LAST_USED_RESOLUTION))
+                   ClientApp.last_used <= now - LAST_USED_RESOLUTION))
         .values(last_used=now)
         .execution_options(synchronize_session=False)
     )
@@ -98,17 +135,17 @@ def app_token(view):
     return wrapper
 
 
-def authenticate(token: str, token_type: str = "access") -> tuple[User, AuthSession, dict]:
+def authenticate(token: str, token_type: str = "access") -> tuple[Caller, dict]:
     """The live user and login session behind a token, in one indexed lookup."""
     try:
         claims = security.decode_token(token, current_app.config["SECRET_KEY"], token_type)
     except security.TokenError as error:
         raise user_token_error(str(error)) from None
-    row = db.session.execute(USER_AND_SESSION,
+    row = db.session.execute(CALLER_BY_SESSION,
                              {"sid": claims["sid"], "sub": claims["sub"]}).first()
-    if row is None or row[1].revoked or not row[0].active:
+    if row is None or row.revoked or not row.active:
         raise user_token_error("Token has been revoked")
-    return row[0], row[1], claims
+    return Caller(*row[:-1]), claims
 
 
 def token_required(view):
@@ -119,7 +156,7 @@ def token_required(view):
         token = presented_access_token()
         if not token:
             raise user_token_error("Token is missing")
-        g.current_user, g.auth_session, _ = authenticate(token)
+        g.current_user, _ = authenticate(token)
         return view(*args, **kwargs)
 
     wrapper.needs_user = True

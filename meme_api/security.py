@@ -8,10 +8,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
+from types import MappingProxyType
+from typing import Any
 
 import jwt
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -80,8 +84,14 @@ def issue_token(secret: str, *, subject: str, session_id: str, token_type: str, 
     return IssuedToken(jwt.encode(claims, secret, algorithm=JWT_ALGORITHM), jti, ttl)
 
 
-def decode_token(token: str, secret: str, expected_type: str) -> dict:
-    """Verify signature (HS256 only), lifetime, every required claim and the token type."""
+# Verified claims by token, so that a client's token is checked once, not on every request and
+# again by the rate limiter: the signature and claim checks cost more than the database lookups.
+# Only correctly signed tokens are kept; the lifetime is checked again on every use.
+VERIFIED_TOKENS_KEPT = 4096
+
+
+@lru_cache(maxsize=VERIFIED_TOKENS_KEPT)
+def _verified_claims(token: str, secret: str) -> Mapping[str, Any]:
     try:
         claims = jwt.decode(
             token,
@@ -93,11 +103,22 @@ def decode_token(token: str, secret: str, expected_type: str) -> dict:
         raise TokenExpired("Token has expired") from None
     except jwt.PyJWTError:
         raise TokenError("Token is invalid") from None
-    if claims.get("type") != expected_type:
+    if claims.get("type") not in TOKEN_TYPES:
         raise TokenError("Token is invalid")
     if not all(isinstance(claims.get(name), str) for name in ("sub", "sid", "jti")):
         raise TokenError("Token is invalid")
-    return claims
+    return MappingProxyType(claims)
+
+
+def decode_token(token: str, secret: str, expected_type: str) -> dict[str, Any]:
+    """Verify signature (HS256 only), lifetime, every required claim and the token type."""
+    claims = _verified_claims(token, secret)
+    # PyJWT's own rule, applied again to a token verified earlier: expired at `exp` exactly.
+    if claims["exp"] <= time.time():
+        raise TokenExpired("Token has expired")
+    if claims["type"] != expected_type:
+        raise TokenError("Token is invalid")
+    return dict(claims)  # the caller's own copy; the kept claims stay as verified
 
 
 def unverified_subject(token: str, secret: str) -> str | None:

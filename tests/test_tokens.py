@@ -445,3 +445,42 @@ def test_every_login_checks_exactly_one_hash_of_the_users_method(hash_method, cl
 
     assert response.status_code in (200, 401)
     assert password_checks == [users_method]
+
+
+# --- verified tokens are kept, their lifetime is not ------------------------------------------
+
+
+def test_a_kept_verification_still_expires(app, alice, monkeypatch):
+    token = alice.tokens["token"]
+    secret = app.config["SECRET_KEY"]
+    claims = security.decode_token(token, secret, "access")  # verified, and now kept
+    monkeypatch.setattr(security.time, "time", lambda: claims["exp"])
+    with pytest.raises(security.TokenExpired):
+        security.decode_token(token, secret, "access")
+    monkeypatch.setattr(security.time, "time", lambda: claims["exp"] - 1)
+    assert security.decode_token(token, secret, "access")["sub"] == alice.public_id
+
+
+def test_a_kept_verification_holds_for_its_secret_and_type_only(app, alice):
+    token = alice.tokens["token"]
+    secret = app.config["SECRET_KEY"]
+    assert security.decode_token(token, secret, "access")["sub"] == alice.public_id
+    with pytest.raises(security.TokenError):
+        security.decode_token(token, secret + "-rotated", "access")
+    with pytest.raises(security.TokenError):
+        security.decode_token(token, secret, "refresh")
+
+
+def test_claims_handed_out_are_copies(app, alice):
+    token, secret = alice.tokens["token"], app.config["SECRET_KEY"]
+    security.decode_token(token, secret, "access")["sub"] = "someone else"
+    assert security.decode_token(token, secret, "access")["sub"] == alice.public_id
+
+
+def test_an_expired_token_seen_before_is_401(client, auth, alice, monkeypatch):
+    assert client.get("/user/me", headers=auth.headers(alice)).status_code == 200
+    claims = jwt.decode(alice.tokens["token"], options={"verify_signature": False})
+    monkeypatch.setattr(security.time, "time", lambda: claims["exp"] + 1)
+    response = client.get("/user/me", headers=auth.headers(alice))
+    assert_problem(response, 401)
+    assert response.get_json()["message"] == "Token has expired"

@@ -1,57 +1,58 @@
 """Collections (contract §5): the one place that turns query parameters into a page of results.
 
-Routes declare a `Collection` and hand `respond` a statement that already applies visibility;
-this package adds filters, search, ordering, sparse fields and page or cursor pagination, runs a
-fixed number of statements (a count and a page, or just a page in cursor mode), and renders
-`meta`, `Link` and `X-Total-Count`. The rules are written down in docs/query-language.md.
+Routes declare a `Collection` and a `Scope` (which rows the caller may see); `respond` adds
+filters, search, ordering, sparse fields and page or cursor pagination, runs a fixed number of
+statements (a total and a page, or just a page in cursor mode), and renders `meta`, `Link` and
+`X-Total-Count`. The rules are written down in docs/query-language.md.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 from urllib.parse import urlencode
 
 from flask import Response, current_app, jsonify, request
-from sqlalchemy import Select, func
 
 from ..errors import ValidationError
 from ..extensions import db
-from .cursors import OrderKey, after, make_cursor, read_cursor
-from .declarations import Collection, Field, Join
+from .cursors import OrderKey, make_cursor, read_cursor
+from .declarations import Collection, Field, Scope
 from .parameters import PAGINATION_PARAMS, QueryRequest, parse_query
-from .statements import filtered, joins_needed, order_by_clauses, order_keys
+from .statements import Statements, after_parameter, order_keys, statements_for
 from .values import BOOLEAN, INTEGER, PUBLIC_ID, TEXT, TIMESTAMP
 
-__all__ = ["BOOLEAN", "INTEGER", "PUBLIC_ID", "TEXT", "TIMESTAMP", "Collection", "Field", "Join",
+__all__ = ["BOOLEAN", "INTEGER", "PUBLIC_ID", "TEXT", "TIMESTAMP", "Collection", "Field", "Scope",
            "respond"]
 
 
-def respond(collection: Collection, visible: Select) -> Response:
-    """Filter, order and paginate a statement of visible rows; answer `{key: [...], "meta"}`."""
+def respond(collection: Collection, scope: Scope, **params: Any) -> Response:
+    """Filter, order and paginate the rows of `scope`; answer `{key: [...], "meta"}`.
+
+    `params` are the values of the scope's bound parameters (the viewer).
+    """
     config = current_app.config
     query = parse_query(collection, request.args, request.path,
                         default_limit=config["DEFAULT_PAGE_SIZE"],
                         max_limit=config["MAX_PAGE_SIZE"])
     keys = order_keys(collection, query.ordering)
-    joins = joins_needed(query, keys)
-    statement = filtered(collection, visible, query, joins)
-    rows_statement = statement.order_by(*order_by_clauses(keys))
-    for join in joins:
-        rows_statement = join.load(rows_statement)
+    statements = statements_for(collection, scope, query, keys)
     if query.cursor is None:
-        return page_response(collection, query, statement, rows_statement)
-    return cursor_response(collection, query, keys, rows_statement)
+        return page_response(collection, scope, query, statements, params)
+    return cursor_response(collection, query, keys, statements, params)
 
 
-def page_response(collection: Collection, query: QueryRequest, statement: Select,
-                  rows_statement: Select) -> Response:
-    """Page mode: a COUNT and one page by LIMIT/OFFSET."""
-    total = db.session.scalar(
-        statement.with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
-    )
-    rows = db.session.scalars(
-        rows_statement.limit(query.limit).offset((query.page - 1) * query.limit)
-    ).unique().all()
+def page_response(collection: Collection, scope: Scope, query: QueryRequest,
+                  statements: Statements, params: dict[str, Any]) -> Response:
+    """Page mode: the total (kept by the database when unfiltered) and one page by LIMIT/OFFSET."""
+    if scope.total is not None and not query.filters and query.search is None:
+        total = scope.total(params)
+    else:
+        total = db.session.scalar(statements.count, params)
+    rows = db.session.execute(
+        statements.page,
+        {**params, "limit": query.limit, "offset": (query.page - 1) * query.limit},
+    ).all()
     meta = page_meta(query.page, query.limit, total)
     response = collection_json(collection, query, rows, meta)
     response.headers["Link"] = link_header(meta)
@@ -60,27 +61,25 @@ def page_response(collection: Collection, query: QueryRequest, statement: Select
 
 
 def cursor_response(collection: Collection, query: QueryRequest, keys: list[OrderKey],
-                    rows_statement: Select) -> Response:
+                    statements: Statements, params: dict[str, Any]) -> Response:
     """Cursor mode: one keyset query for `limit + 1` rows (the extra row means more follow)."""
     secret = current_app.config["SECRET_KEY"]
+    params = {**params, "limit": query.limit + 1}
     if query.cursor:
         try:
             values = read_cursor(query.cursor, query.ordering, query.signature, keys, secret)
         except ValueError as error:
             raise ValidationError({"cursor": str(error)},
                                   "The query parameters are not valid") from None
-        rows_statement = rows_statement.where(after(keys, values))
-    results = db.session.execute(
-        rows_statement.add_columns(*(field.column for field, _ in keys)).limit(query.limit + 1)
-    ).unique().all()
-    rows = [result[0] for result in results[:query.limit]]
+        params.update((after_parameter(i), value) for i, value in enumerate(values))
+    rows = db.session.execute(statements.page, params).all()
     next_cursor = None
-    if len(results) > query.limit:
-        last = tuple(results[query.limit - 1][1:])
+    if len(rows) > query.limit:
+        last = tuple(rows[query.limit - 1][-len(keys):])
         next_cursor = make_cursor(query.ordering, query.signature, keys, last, secret)
     meta = {"per_page": query.limit, "next_cursor": next_cursor,
             "next": link(query.limit, cursor=next_cursor) if next_cursor else None}
-    response = collection_json(collection, query, rows, meta)
+    response = collection_json(collection, query, rows[:query.limit], meta)
     if meta["next"]:
         response.headers["Link"] = link_header(meta)
     return response
@@ -89,7 +88,7 @@ def cursor_response(collection: Collection, query: QueryRequest, keys: list[Orde
 def collection_json(collection: Collection, query: QueryRequest, rows: list,
                     meta: dict) -> Response:
     """The body: each row serialized (only the selected fields, if `fields=` was given)."""
-    items = [collection.serialize(row) for row in rows]
+    items = [collection.item(row) for row in rows]
     if query.fields is not None:
         wanted = {*query.fields, *collection.always_fields}
         items = [{name: value for name, value in item.items() if name in wanted}

@@ -1,12 +1,14 @@
-"""A checked `QueryRequest` → SQLAlchemy: joins, WHERE conditions and ORDER BY."""
+"""A checked `QueryRequest` → SQLAlchemy Core: WHERE conditions, ORDER BY, LIMIT, keyset."""
 
 from __future__ import annotations
 
-from sqlalchemy import Select, or_
+from dataclasses import dataclass
+
+from sqlalchemy import FromClause, Integer, Select, bindparam, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from .cursors import OrderKey
-from .declarations import Collection, Join
+from .cursors import OrderKey, after
+from .declarations import Collection, Scope
 from .parameters import Filter, QueryRequest
 from .portable import ESCAPE, exact_text, ilike_match, like_match
 
@@ -77,23 +79,76 @@ def order_by_clauses(keys: list[OrderKey]) -> list[ColumnElement]:
     return clauses
 
 
-def joins_needed(query: QueryRequest, keys: list[OrderKey]) -> list[Join]:
-    """The joins the filters and ordering use, each once, in a stable order."""
-    fields = [item.field for item in query.filters] + [field for field, _ in keys]
-    joins: list[Join] = []
-    for field in fields:
-        if field.join is not None and field.join not in joins:
-            joins.append(field.join)
-    return joins
+@dataclass(frozen=True)
+class Statements:
+    """What one request shape runs: its page, and in page mode the count of its rows."""
+
+    page: Select
+    count: Select | None
 
 
-def filtered(collection: Collection, visible: Select, query: QueryRequest,
-             joins: list[Join]) -> Select:
-    """The visible rows narrowed by every filter (ANDed, after visibility) and by `q`."""
-    statement = visible
-    for join in joins:
-        statement = statement.outerjoin(join.target, join.onclause)
-    conditions = [condition(item) for item in query.filters]
+# Statements for requests without filters or search, by shape; bounded so that odd orderings
+# cannot grow it without end (past the bound, statements are built per request, as filtered ones).
+_REUSED: dict[tuple, Statements] = {}
+MAX_REUSED = 512
+LIMIT = bindparam("limit", type_=Integer)
+OFFSET = bindparam("offset", type_=Integer)
+
+
+def after_parameter(position: int) -> str:
+    """The name of the bound parameter holding a cursor's key value at `position`."""
+    return f"after_{position}"
+
+
+def statements_for(collection: Collection, scope: Scope, query: QueryRequest,
+                   keys: list[OrderKey]) -> Statements:
+    """The statements of a request; reused when only bound values (viewer, page) differ.
+
+    Building a statement and computing its cache key costs more than SQLite takes to run it, so
+    requests without filters or search, which are most of them, share prebuilt statements.
+    """
+    if query.filters or query.search is not None:
+        return build(collection, scope, query, keys)
+    shape = (collection.key, collection.default_ordering, scope.name, query.ordering,
+             query.cursor is None, bool(query.cursor))
+    statements = _REUSED.get(shape)
+    if statements is None:
+        statements = build(collection, scope, query, keys)
+        if len(_REUSED) < MAX_REUSED:
+            _REUSED[shape] = statements
+    return statements
+
+
+def counted_from(collection: Collection, query: QueryRequest) -> FromClause:
+    """What to count over: the collection's own table, unless a filter needs the joined ones.
+
+    The joins only add fields to each row (outer joins, at most one row each), so they cannot
+    change the count, but the database would still perform them for every row it counts.
+    """
+    if all(item.field.column.table is collection.table for item in query.filters):
+        return collection.table
+    return collection.rows.get_final_froms()[0]
+
+
+def build(collection: Collection, scope: Scope, query: QueryRequest,
+          keys: list[OrderKey]) -> Statements:
+    """The visible rows narrowed by every filter (ANDed, after visibility) and by `q`.
+
+    Values that vary per request without changing the shape (the viewer, limit, offset, a
+    cursor's position) are bound parameters; filter values are part of the statement.
+    """
+    conditions = [] if scope.condition is None else [scope.condition]
+    conditions += [condition(item) for item in query.filters]
     if query.search is not None:
         conditions.append(search_condition(collection, query.search))
-    return statement.where(*conditions) if conditions else statement
+    statement = collection.rows.where(*conditions) if conditions else collection.rows
+    page = statement.order_by(*order_by_clauses(keys))
+    if query.cursor is None:
+        count = select(func.count()).select_from(counted_from(collection, query))
+        return Statements(page.limit(LIMIT).offset(OFFSET), count.where(*conditions))
+    if query.cursor:
+        positions = [bindparam(after_parameter(i), type_=field.column.type)
+                     for i, (field, _) in enumerate(keys)]
+        page = page.where(after(keys, positions))
+    # The keys ride along after the fields, to make the next cursor from the last row.
+    return Statements(page.add_columns(*(field.column for field, _ in keys)).limit(LIMIT), None)

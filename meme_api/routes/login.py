@@ -1,6 +1,6 @@
 """Logging in, refreshing and logging out (contract §2)."""
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 
 from ..auth import app_token, current_user, token_required
 from ..bodies import accepts, read_body
@@ -63,7 +63,6 @@ def login():
     valid = verify_password(user.password_hash if user else None, password, method)
     if not valid or user is None or not user.active:
         raise login_failed()
-    g.current_user = user
     return no_store(jsonify(start_session(user)))
 
 
@@ -81,7 +80,7 @@ def refresh():
 @token_required
 def logout():
     """Revoke this login session: the presented token and its refresh tokens."""
-    revoke_sessions(AuthSession.id == g.auth_session.id)
+    revoke_sessions(AuthSession.id == current_user().session_id)
     db.session.commit()
     return jsonify({"message": "Logged out"})
 

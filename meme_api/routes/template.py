@@ -1,17 +1,16 @@
 """Templates, the posts (contract §4): posting, browsing, the feed, and moderation."""
 
 from flask import Blueprint, jsonify
-from sqlalchemy import Select, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import Integer, Result, Select, bindparam, or_, select
 
-from ..auth import app_token, current_user, token_required
+from ..auth import Caller, app_token, current_user, token_required
 from ..bodies import accepts, lists, read_body
 from ..conditional import check_if_match, with_etag
 from ..errors import ApiError
 from ..extensions import db
 from ..models import Template, User
-from ..query import BOOLEAN, INTEGER, PUBLIC_ID, TEXT, TIMESTAMP, Collection, Field, Join, respond
-from ..representations import template_json
+from ..query import BOOLEAN, INTEGER, PUBLIC_ID, TEXT, TIMESTAMP, Collection, Field, Scope, respond
+from ..representations import template_json, timestamp
 from ..schemas import TEMPLATE_CREATE, TEMPLATE_REPLACE, TEMPLATE_UPDATE
 from . import created
 
@@ -20,59 +19,90 @@ bp = Blueprint("template", __name__)
 CONTENT_FIELDS = ("title", "url", "description")
 MAX_ID = 2**31 - 1  # the largest id every backend's INTEGER holds
 
-OWNER = aliased(User, name="template_owner")
-BY_OWNER = Join(OWNER, Template.owner_id == OWNER.id, fills=Template.owner)
+# Lists read Core rows of these columns: a page builds no ORM objects.
+TEMPLATE = Template.__table__.c
+OWNER = User.__table__.alias("template_owner").c
+TEMPLATE_ROWS = select(
+    TEMPLATE.id, TEMPLATE.title, TEMPLATE.url, TEMPLATE.description, TEMPLATE.approved,
+    TEMPLATE.posted, TEMPLATE.updated, OWNER.public_id.label("user_id"),
+    OWNER.username.label("username"),
+).select_from(Template.__table__.outerjoin(OWNER.id.table, TEMPLATE.owner_id == OWNER.id))
 TEMPLATE_FILTERS = {
-    "id": Field(Template.id, INTEGER),
-    "title": Field(Template.title, TEXT),
-    "url": Field(Template.url, TEXT),
-    "description": Field(Template.description, TEXT, nullable=True),
-    "approved": Field(Template.approved, BOOLEAN),
-    "posted": Field(Template.posted, TIMESTAMP),
-    "updated": Field(Template.updated, TIMESTAMP),
-    "user": Field(OWNER.public_id, PUBLIC_ID, BY_OWNER, nullable=True),
-    "user__username": Field(OWNER.username, TEXT, BY_OWNER, nullable=True),
-    "user__public_id": Field(OWNER.public_id, PUBLIC_ID, BY_OWNER, nullable=True),
+    "id": Field(TEMPLATE.id, INTEGER),
+    "title": Field(TEMPLATE.title, TEXT),
+    "url": Field(TEMPLATE.url, TEXT),
+    "description": Field(TEMPLATE.description, TEXT, nullable=True),
+    "approved": Field(TEMPLATE.approved, BOOLEAN),
+    "posted": Field(TEMPLATE.posted, TIMESTAMP),
+    "updated": Field(TEMPLATE.updated, TIMESTAMP),
+    "user": Field(OWNER.public_id, PUBLIC_ID, nullable=True),
+    "user__username": Field(OWNER.username, TEXT, nullable=True),
+    "user__public_id": Field(OWNER.public_id, PUBLIC_ID, nullable=True),
 }
 TEMPLATES = Collection(
     key="templates",
-    serialize=template_json,
+    rows=TEMPLATE_ROWS,
     filters=TEMPLATE_FILTERS,
     orderings={**{name: TEMPLATE_FILTERS[name]
                   for name in ("id", "title", "posted", "updated", "approved")},
-               "user__username": Field(OWNER.username_key, TEXT, BY_OWNER, nullable=True)},
+               "user__username": Field(OWNER.username_key, TEXT, nullable=True)},
     default_ordering=("id",),
     cursor_orderings=("id", "-id", "posted", "-posted"),
-    tie_breaker=Template.id,
-    fields=("id", "title", "url", "description", "approved", "posted", "updated", "user_id",
-            "username"),
+    tie_breaker=TEMPLATE.id,
     always_fields=("id",),
-    search=(Template.title, Template.description),
+    search=(TEMPLATE.title, TEMPLATE.description),
+    render={"posted": timestamp, "updated": timestamp},
 )
 FEED = TEMPLATES.ordered_by("-posted")
+# Who sees what (contract §4): admins every template; anyone else, and everyone in the feed,
+# the approved ones and their own.
+EVERY_TEMPLATE = Scope("every template")
+APPROVED_OR_OWN = Scope(
+    "approved or own",
+    or_(TEMPLATE.approved.is_(True), TEMPLATE.owner_id == bindparam("viewer", type_=Integer)),
+)
 
 
-def visible_templates(user: User) -> Select:
+ONE_TEMPLATE = bindparam("template_id", type_=Integer)
+
+
+def visibility(user: Caller) -> Scope:
     """Admins see every template; anyone else the approved ones and their own."""
-    statement = select(Template)
-    if not user.admin:
-        statement = statement.where(or_(Template.approved.is_(True), Template.owner_id == user.id))
-    return statement
+    return EVERY_TEMPLATE if user.admin else APPROVED_OR_OWN
 
 
-def feed_templates(user: User) -> Select:
-    """The public feed: approved templates plus the caller's own, for admins too."""
-    return select(Template).where(or_(Template.approved.is_(True), Template.owner_id == user.id))
+def where_visible(statement: Select, scope: Scope) -> Select:
+    """`statement` narrowed to one visible template (bound: `template_id`, `viewer`)."""
+    conditions = [TEMPLATE.id == ONE_TEMPLATE]
+    if scope.condition is not None:
+        conditions.append(scope.condition)
+    return statement.where(*conditions)
+
+
+# A single read, as rows like the lists; the changes load the ORM object they change.
+READ_ONE = {scope.name: where_visible(TEMPLATE_ROWS, scope)
+            for scope in (EVERY_TEMPLATE, APPROVED_OR_OWN)}
+LOAD_ONE = {scope.name: where_visible(select(Template), scope)
+            for scope in (EVERY_TEMPLATE, APPROVED_OR_OWN)}
+
+
+def not_found() -> ApiError:
+    return ApiError(404, "No post found")
+
+
+def visible_one(statements: dict[str, Select], template_id: int) -> Result:
+    """Run the caller's statement of `statements` for one template id."""
+    if template_id > MAX_ID:  # no backend's INTEGER holds it
+        raise not_found()
+    user = current_user()
+    return db.session.execute(statements[visibility(user).name],
+                              {"template_id": template_id, "viewer": user.id})
 
 
 def get_visible_or_404(template_id: int) -> Template:
-    template = None
-    if template_id <= MAX_ID:
-        template = db.session.scalar(
-            visible_templates(current_user()).where(Template.id == template_id)
-        )
+    template = visible_one(LOAD_ONE, template_id).scalar()
     if template is None:
-        raise ApiError(404, "No post found")
+        raise not_found()
     return template
 
 
@@ -121,7 +151,7 @@ def create():
     user = current_user()
     template = Template(title=data["title"], url=data["url"],
                         description=data.get("description"),
-                        approved=data.get("approved", user.admin), owner=user)
+                        approved=data.get("approved", user.admin), owner_id=user.id)
     db.session.add(template)
     db.session.commit()
     return created({"message": "Post created", "template": template_json(template)},
@@ -134,7 +164,8 @@ def create():
 @lists(TEMPLATES)
 def list_templates():
     """The templates the caller may see, as a collection."""
-    return respond(TEMPLATES, visible_templates(current_user()))
+    user = current_user()
+    return respond(TEMPLATES, EVERY_TEMPLATE if user.admin else APPROVED_OR_OWN, viewer=user.id)
 
 
 @bp.get("/")
@@ -143,7 +174,7 @@ def list_templates():
 @lists(FEED)
 def feed():
     """The feed: approved templates and the caller's own, newest first."""
-    return respond(FEED, feed_templates(current_user()))
+    return respond(FEED, APPROVED_OR_OWN, viewer=current_user().id)
 
 
 @bp.get("/template/<int:template_id>")
@@ -151,7 +182,10 @@ def feed():
 @token_required
 def get_one(template_id: int):
     """One template, if the caller may see it."""
-    representation = template_json(get_visible_or_404(template_id))
+    row = visible_one(READ_ONE, template_id).first()
+    if row is None:
+        raise not_found()
+    representation = TEMPLATES.item(row)
     return with_etag({"template": representation}, representation)
 
 

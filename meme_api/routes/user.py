@@ -11,14 +11,14 @@ from ..accounts import (
     get_user_or_404,
     password_hash,
 )
-from ..auth import admin_required, app_token, current_user, token_required
+from ..auth import admin_required, app_token, current_account, current_user, token_required
 from ..bodies import accepts, lists, read_body
 from ..conditional import check_if_match, with_etag
 from ..errors import ApiError
 from ..extensions import db
 from ..models import User
-from ..query import BOOLEAN, PUBLIC_ID, TEXT, TIMESTAMP, Collection, Field, respond
-from ..representations import user_json
+from ..query import BOOLEAN, PUBLIC_ID, TEXT, TIMESTAMP, Collection, Field, Scope, respond
+from ..representations import timestamp, user_json
 from ..schemas import PASSWORD_CHANGE, USER_CREATE, USER_UPDATE
 from ..security import verify_password
 from ..sessions import revoke_user_sessions, start_session
@@ -26,25 +26,27 @@ from . import created, no_store
 
 bp = Blueprint("user", __name__)
 
+USER = User.__table__.c
 USER_FILTERS = {
-    "public_id": Field(User.public_id, PUBLIC_ID),
-    "username": Field(User.username, TEXT),
-    "admin": Field(User.admin, BOOLEAN),
-    "active": Field(User.active, BOOLEAN),
-    "created": Field(User.created, TIMESTAMP),
+    "public_id": Field(USER.public_id, PUBLIC_ID),
+    "username": Field(USER.username, TEXT),
+    "admin": Field(USER.admin, BOOLEAN),
+    "active": Field(USER.active, BOOLEAN),
+    "created": Field(USER.created, TIMESTAMP),
 }
 USERS = Collection(
     key="users",
-    serialize=user_json,
+    rows=select(USER.public_id, USER.username, USER.admin, USER.active, USER.created),
     filters=USER_FILTERS,
-    orderings={"username": Field(User.username_key, TEXT),
+    orderings={"username": Field(USER.username_key, TEXT),
                **{name: USER_FILTERS[name] for name in ("created", "admin", "active")}},
     default_ordering=("created",),
     cursor_orderings=("created", "-created"),
-    tie_breaker=User.id,
-    fields=("public_id", "username", "admin", "active", "created"),
+    tie_breaker=USER.id,
     always_fields=("public_id",),
+    render={"created": timestamp},
 )
+EVERY_USER = Scope("every user")
 
 
 def single(user: User):
@@ -80,7 +82,7 @@ def create():
 @lists(USERS)
 def list_users():
     """Every user, as a collection."""
-    return respond(USERS, select(User))
+    return respond(USERS, EVERY_USER)
 
 
 @bp.get("/me")
@@ -98,7 +100,7 @@ def me():
 def change_password():
     """Change one's own password: every earlier token is revoked, a fresh pair returned."""
     data = read_body()
-    user = current_user()
+    user = current_account()
     if not verify_password(user.password_hash, data["current_password"]):
         raise ApiError(403, "The current password is wrong")
     user.password_hash = password_hash(data["new_password"])
