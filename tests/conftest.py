@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -153,6 +155,21 @@ def alice(auth) -> Account:
 @pytest.fixture
 def bob(auth) -> Account:
     return auth.make_user("bob", "bobpass123")
+
+
+@contextmanager
+def statements() -> Iterator[list[str]]:
+    """Collect the SQL statements sent to the database inside the block."""
+    sent: list[str] = []
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        sent.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", before)
+    try:
+        yield sent
+    finally:
+        event.remove(db.engine, "before_cursor_execute", before)
 
 
 def assert_problem(response, status: int, message: str | None = None) -> dict:

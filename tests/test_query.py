@@ -12,7 +12,6 @@ import os
 import re
 import time
 import uuid
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -20,11 +19,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import flask_migrate
 import pytest
 from alembic import command
-from conftest import assert_problem
+from conftest import assert_problem, statements
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from servers import logging_left_alone
-from sqlalchemy import delete, event, func, insert, inspect, select
+from sqlalchemy import delete, func, insert, inspect, select
 
 from meme_api.extensions import db
 from meme_api.models import Template, User
@@ -104,21 +103,6 @@ def walk(client, auth, account, path: str, query: dict | list, between_pages=Non
         if between_pages is not None:
             between_pages()
         response = client.get(meta["next"], headers=auth.headers(account))
-
-
-@contextmanager
-def statements():
-    """Collect the SQL statements sent to the database inside the block."""
-    sent: list[str] = []
-
-    def before(conn, cursor, statement, parameters, context, executemany):
-        sent.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", before)
-    try:
-        yield sent
-    finally:
-        event.remove(db.engine, "before_cursor_execute", before)
 
 
 def errors_of(response) -> dict:
