@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
@@ -41,8 +41,9 @@ class Collection:
     """A resource's declaration; `respond(collection, scope)` does the rest."""
 
     key: str  # the list's name in the response body ("templates")
-    # Core SELECT of every item's fields, labelled with their output names, joins included. Rows
-    # are read as plain tuples: no ORM objects are built for a page.
+    # Core SELECT of every item's fields, labelled with their output names, joins included, each
+    # as JSON-ready as the database can make it. Rows are read as plain tuples: no ORM objects
+    # are built for a page.
     rows: Select
     filters: Mapping[str, Field]
     orderings: Mapping[str, Field]
@@ -51,16 +52,11 @@ class Collection:
     always_fields: tuple[str, ...] = ()  # returned whatever `fields=` says
     search: tuple[Any, ...] = ()  # text columns `q` searches; none means no `q`
     cursor_orderings: tuple[str, ...] = ()  # keyset-paginable, besides the default ordering
-    # Output fields whose column values are not JSON as they come (timestamps), and how to render.
-    render: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in (*self.cursor_orderings, *self.default_ordering):
             if self.orderings[name.removeprefix("-")].nullable:
                 raise ValueError(f"cursor ordering {name!r} must not be nullable")
-        unknown = set(self.render) - set(self.fields)
-        if unknown:
-            raise ValueError(f"render names fields the rows lack: {sorted(unknown)}")
 
     def ordered_by(self, *default_ordering: str) -> Collection:
         """The same collection with another default ordering (the feed: newest first)."""
@@ -82,10 +78,7 @@ class Collection:
 
     def item(self, row: tuple) -> dict[str, Any]:
         """One row as its representation (columns past the fields, e.g. cursor keys, ignored)."""
-        item = dict(zip(self.fields, row))  # noqa: B905 - rows may carry extra trailing columns
-        for name, render in self.render.items():
-            item[name] = render(item[name])
-        return item
+        return dict(zip(self.fields, row))  # noqa: B905 - rows may carry extra trailing columns
 
     def allows_cursor(self, ordering: tuple[str, ...]) -> bool:
         """Keyset pagination needs non-null keys: the default or a declared cursor ordering."""

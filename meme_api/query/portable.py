@@ -2,6 +2,8 @@
 
 - `exact_text(column)` compares and orders text by code point, with no padding: PostgreSQL's
   database collation may be locale-aware, and MariaDB's `utf8mb4_bin` ignores trailing spaces.
+- `iso_utc(column)` renders a stored (naive UTC) timestamp as the API shows it,
+  `2026-11-21T19:05:00Z`, in the database: lists then neither parse nor format timestamps in Python.
 - `like_match(column, pattern)` and `ilike_match(column, pattern)` are SQL LIKE with `%`, `_`
   and `\\` as the escape character, case-sensitive and case-insensitive. SQLite's own LIKE
   ignores ASCII case, so there a small Python function registered on each connection matches.
@@ -12,7 +14,7 @@ from __future__ import annotations
 import sqlite3
 from functools import lru_cache
 
-from sqlalchemy import Boolean, Engine, event, literal
+from sqlalchemy import Boolean, Engine, String, event, func, literal, literal_column
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -48,6 +50,40 @@ def _exact_text_postgresql(element, compiler, **kw) -> str:
 @compiles(exact_text, "mariadb")
 def _exact_text_mysql(element, compiler, **kw) -> str:
     return f"CAST({compiler.process(element.clauses, **kw)} AS BINARY)"
+
+
+class iso_utc(FunctionElement):
+    """A timestamp column as ISO 8601 text to the second with a `Z` (`representations.timestamp`).
+
+    Stored timestamps are naive UTC, kept to the second (`models.utcnow`).
+    """
+
+    inherit_cache = True
+    type = String()
+
+
+def _formatted(compiler, function, column, pattern: str, **kw) -> str:
+    # A literal column, so that dialects whose parameters are `%s` escape the pattern's `%`.
+    return compiler.process(function(column, literal_column(f"'{pattern}'")), **kw)
+
+
+@compiles(iso_utc)
+def _iso_utc_sqlite(element, compiler, **kw) -> str:
+    column = element.clauses.clauses[0]
+    return compiler.process(func.strftime(literal_column("'%Y-%m-%dT%H:%M:%SZ'"), column), **kw)
+
+
+@compiles(iso_utc, "postgresql")
+def _iso_utc_postgresql(element, compiler, **kw) -> str:
+    return _formatted(compiler, func.to_char, element.clauses.clauses[0],
+                      'YYYY-MM-DD"T"HH24:MI:SS"Z"', **kw)
+
+
+@compiles(iso_utc, "mysql")
+@compiles(iso_utc, "mariadb")
+def _iso_utc_mysql(element, compiler, **kw) -> str:
+    return _formatted(compiler, func.date_format, element.clauses.clauses[0],
+                      "%Y-%m-%dT%H:%i:%sZ", **kw)
 
 
 class like_match(FunctionElement):

@@ -10,7 +10,8 @@ from ..errors import ApiError
 from ..extensions import db
 from ..models import Template, User
 from ..query import BOOLEAN, INTEGER, PUBLIC_ID, TEXT, TIMESTAMP, Collection, Field, Scope, respond
-from ..representations import template_json, timestamp
+from ..query.portable import iso_utc
+from ..representations import template_json
 from ..schemas import TEMPLATE_CREATE, TEMPLATE_REPLACE, TEMPLATE_UPDATE
 from . import created
 
@@ -24,8 +25,8 @@ TEMPLATE = Template.__table__.c
 OWNER = User.__table__.alias("template_owner").c
 TEMPLATE_ROWS = select(
     TEMPLATE.id, TEMPLATE.title, TEMPLATE.url, TEMPLATE.description, TEMPLATE.approved,
-    TEMPLATE.posted, TEMPLATE.updated, OWNER.public_id.label("user_id"),
-    OWNER.username.label("username"),
+    iso_utc(TEMPLATE.posted).label("posted"), iso_utc(TEMPLATE.updated).label("updated"),
+    OWNER.public_id.label("user_id"), OWNER.username.label("username"),
 ).select_from(Template.__table__.outerjoin(OWNER.id.table, TEMPLATE.owner_id == OWNER.id))
 TEMPLATE_FILTERS = {
     "id": Field(TEMPLATE.id, INTEGER),
@@ -51,7 +52,6 @@ TEMPLATES = Collection(
     tie_breaker=TEMPLATE.id,
     always_fields=("id",),
     search=(TEMPLATE.title, TEMPLATE.description),
-    render={"posted": timestamp, "updated": timestamp},
 )
 FEED = TEMPLATES.ordered_by("-posted")
 # Who sees what (contract §4): admins every template; anyone else, and everyone in the feed,

@@ -18,7 +18,8 @@ from ..errors import ApiError
 from ..extensions import db
 from ..models import User
 from ..query import BOOLEAN, PUBLIC_ID, TEXT, TIMESTAMP, Collection, Field, Scope, respond
-from ..representations import timestamp, user_json
+from ..query.portable import iso_utc
+from ..representations import user_json
 from ..schemas import PASSWORD_CHANGE, USER_CREATE, USER_UPDATE
 from ..security import verify_password
 from ..sessions import revoke_user_sessions, start_session
@@ -36,7 +37,8 @@ USER_FILTERS = {
 }
 USERS = Collection(
     key="users",
-    rows=select(USER.public_id, USER.username, USER.admin, USER.active, USER.created),
+    rows=select(USER.public_id, USER.username, USER.admin, USER.active,
+                iso_utc(USER.created).label("created")),
     filters=USER_FILTERS,
     orderings={"username": Field(USER.username_key, TEXT),
                **{name: USER_FILTERS[name] for name in ("created", "admin", "active")}},
@@ -44,7 +46,6 @@ USERS = Collection(
     cursor_orderings=("created", "-created"),
     tie_breaker=USER.id,
     always_fields=("public_id",),
-    render={"created": timestamp},
 )
 EVERY_USER = Scope("every user")
 
