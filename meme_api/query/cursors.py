@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import json
 import secrets
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import and_, or_
@@ -35,6 +36,7 @@ class CursorError(ValueError):
     """The cursor was not made by this service (tampered, truncated, or another secret)."""
 
 
+@lru_cache(maxsize=16)
 def _subkey(secret: str, purpose: bytes) -> bytes:
     return hmac.new(secret.encode(), b"meme_api cursor " + purpose, hashlib.sha256).digest()
 
@@ -46,7 +48,10 @@ def _keystream(key: bytes, nonce: bytes, length: int) -> bytes:
 
 
 def _xor(data: bytes, stream: bytes) -> bytes:
-    return bytes(a ^ b for a, b in zip(data, stream, strict=True))
+    if len(data) != len(stream):
+        raise ValueError("the key stream must be as long as the data")
+    # As one big integer: a byte-by-byte loop cost more than the rest of the cursor together.
+    return (int.from_bytes(data, "big") ^ int.from_bytes(stream, "big")).to_bytes(len(data), "big")
 
 
 def seal(payload: dict, secret: str) -> str:
