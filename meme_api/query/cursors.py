@@ -38,11 +38,11 @@ class CursorError(ValueError):
 
 @lru_cache(maxsize=16)
 def _subkey(secret: str, purpose: bytes) -> bytes:
-    return hmac.new(secret.encode(), b"meme_api cursor " + purpose, hashlib.sha256).digest()
+    return hmac.digest(secret.encode(), b"meme_api cursor " + purpose, "sha256")
 
 
 def _keystream(key: bytes, nonce: bytes, length: int) -> bytes:
-    blocks = (hmac.new(key, nonce + counter.to_bytes(4, "big"), hashlib.sha256).digest()
+    blocks = (hmac.digest(key, nonce + counter.to_bytes(4, "big"), "sha256")
               for counter in range(-(-length // BLOCK)))
     return b"".join(blocks)[:length]
 
@@ -59,7 +59,7 @@ def seal(payload: dict, secret: str) -> str:
     plain = json.dumps(payload, separators=(",", ":")).encode()
     nonce = secrets.token_bytes(NONCE_BYTES)
     body = nonce + _xor(plain, _keystream(_subkey(secret, b"encrypt"), nonce, len(plain)))
-    tag = hmac.new(_subkey(secret, b"sign"), body, hashlib.sha256).digest()[:TAG_BYTES]
+    tag = hmac.digest(_subkey(secret, b"sign"), body, "sha256")[:TAG_BYTES]
     return base64.urlsafe_b64encode(body + tag).decode().rstrip("=")
 
 
@@ -74,7 +74,7 @@ def unseal(cursor: str, secret: str) -> dict:
     body, tag = raw[:-TAG_BYTES], raw[-TAG_BYTES:]
     if len(body) <= NONCE_BYTES:
         raise CursorError
-    expected = hmac.new(_subkey(secret, b"sign"), body, hashlib.sha256).digest()[:TAG_BYTES]
+    expected = hmac.digest(_subkey(secret, b"sign"), body, "sha256")[:TAG_BYTES]
     if not hmac.compare_digest(tag, expected):
         raise CursorError
     nonce, ciphertext = body[:NONCE_BYTES], body[NONCE_BYTES:]

@@ -42,7 +42,7 @@ class QueryRequest:
     limit: int
     page: int
     cursor: str | None  # None in page mode; "" for the first page in cursor mode
-    signature: str  # identifies the path, filters and search, for cursors
+    signature: str | None  # cursor mode: identifies the path, filters and search
 
 
 class Problems(dict):
@@ -224,4 +224,5 @@ def parse_query(collection: Collection, args: MultiDict, path: str, *, default_l
     if problems:
         raise ValidationError(dict(problems), "The query parameters are not valid")
     return QueryRequest(tuple(filters), search, ordering, fields, min(limit, max_limit), page,
-                        single.get("cursor"), signature(path, conditions))
+                        single.get("cursor"),
+                        None if "cursor" not in single else signature(path, conditions))
