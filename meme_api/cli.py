@@ -1,4 +1,4 @@
-"""Commands of contract §9: create-admin, apps register|list|revoke, seed; and wait-db.
+"""Commands of contract §9: create-admin, apps register|list|revoke, seed; wait-db and recount.
 
 Expected failures (a taken name, a missing app, no database) print one line on stderr and exit
 non-zero; none prints a traceback.
@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .accounts import create_user, password_hash
 from .client_apps import list_apps, register_app, revoke_app
+from .counts import recount_templates
 from .errors import ApiError
 from .extensions import db
 from .models import Template, User, new_public_id, utcnow
@@ -26,6 +27,7 @@ from .waitdb import DatabaseUnreachable, wait_for_database
 
 SEED_PASSWORD = "meme-seed-password"  # noqa: S105 - demo data only, printed for the user
 SEED_BATCH = 1000
+RECOUNT_SHOWN = 50  # owner lines `recount` prints before summing up the rest
 
 
 def expected_failures(command):
@@ -166,6 +168,26 @@ def refresh_planner_statistics() -> None:
     db.session.commit()
 
 
+@click.command("recount")
+@expected_failures
+def recount() -> None:
+    """Recompute the template counters from the templates table and print what was wrong.
+
+    The triggers keep them exact; bulk SQL that fires no triggers (TRUNCATE) does not.
+    """
+    report = recount_templates()
+    for name, old, new in report.totals:
+        click.echo(f"template_totals.{name}: {'missing' if old is None else old} -> {new}")
+    for owner_id, old, new in report.owners[:RECOUNT_SHOWN]:
+        click.echo(f"owner_template_counts[{owner_id}].unapproved: {old} -> {new}")
+    if len(report.owners) > RECOUNT_SHOWN:
+        click.echo(f"... and {len(report.owners) - RECOUNT_SHOWN} more owners")
+    if report.fixed:
+        click.echo(f"Fixed {report.fixed} template counter(s).")
+    else:
+        click.echo("The template counters were exact; nothing to fix.")
+
+
 @click.command("wait-db")
 @click.option("--timeout", type=click.FloatRange(min=0), default=60.0, show_default=True,
               help="Seconds to keep trying before giving up.")
@@ -193,3 +215,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(create_admin)
     app.cli.add_command(apps_group)
     app.cli.add_command(seed)
+    app.cli.add_command(recount)

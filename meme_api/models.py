@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, event
+from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
@@ -127,3 +127,40 @@ class ClientApp(db.Model):
 @event.listens_for(ClientApp.name, "set", retval=False)
 def _keep_app_name_key(target: ClientApp, value: str, oldvalue, initiator) -> None:
     target.name_key = value.lower() if value is not None else None
+
+
+class TemplateTotals(db.Model):
+    """The unfiltered template counts, one row (id 1) kept exact by triggers on `templates`.
+
+    Page mode must report an exact total; reading it here is one primary-key lookup where a
+    COUNT over every visible row grows with the table. The triggers are in counts.py (for
+    `create_all`) and in the migration that made these tables.
+    """
+
+    __tablename__ = "template_totals"
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"), MYSQL_TABLE_ARGS)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    templates: Mapped[int] = mapped_column(Integer)
+    approved: Mapped[int] = mapped_column(Integer)
+
+
+class OwnerTemplateCount(db.Model):
+    """How many of one user's templates await moderation; a missing row means none.
+
+    Kept by the same triggers. The row goes with its user (ON DELETE CASCADE): the user's
+    templates stay, ownerless, and no one's count includes them any more.
+    """
+
+    __tablename__ = "owner_template_counts"
+    __table_args__ = MYSQL_TABLE_ARGS
+
+    owner_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    unapproved: Mapped[int] = mapped_column(Integer)
+
+
+# The counters' triggers and first row, attached to the tables above for `db.create_all()`.
+# Imported last: counts.py builds its statements from these models.
+from . import counts  # noqa: E402, F401

@@ -145,9 +145,9 @@ STATEMENT_BUDGET: dict[tuple[str, str], Budget] = {
     # app; user+session; INSERT template; reload template+owner (for the answer)
     ("POST", "/template"): Budget(4, lambda w: w.as_alice(
         "/template", json={"title": "Cat", "url": "https://e.org/cat.png"}, status=201)),
-    # app; user+session; COUNT; page
+    # app; user+session; kept total (template_totals); page
     ("GET", "/template"): Budget(4, lambda w: w.as_alice("/template")),
-    # app; user+session; COUNT; page
+    # app; user+session; kept total (template_totals); page
     ("GET", "/"): Budget(4, lambda w: w.as_alice("/")),
     # app; user+session; template+owner
     ("GET", "/template/<int:template_id>"): Budget(3, lambda w: w.as_alice(

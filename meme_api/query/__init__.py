@@ -45,9 +45,10 @@ def respond(collection: Collection, scope: Scope, **params: Any) -> Response:
 def page_response(collection: Collection, scope: Scope, query: QueryRequest,
                   statements: Statements, params: dict[str, Any]) -> Response:
     """Page mode: the total (kept by the database when unfiltered) and one page by LIMIT/OFFSET."""
+    total = None
     if scope.total is not None and not query.filters and query.search is None:
         total = scope.total(params)
-    else:
+    if total is None:
         total = db.session.scalar(statements.count, params)
     rows = db.session.execute(
         statements.page,

@@ -32,8 +32,8 @@ class Scope:
     name: str  # identifies the scope among the statements kept for reuse
     condition: Any = None  # None: every row
     # The exact number of rows in the scope before any filter, without counting them (counters
-    # the database keeps), given the request's parameters; None means count with SQL.
-    total: Callable[[Mapping[str, Any]], int] | None = None
+    # the database keeps), given the request's parameters. None, or a None result, means count.
+    total: Callable[[Mapping[str, Any]], int | None] | None = None
 
 
 @dataclass(frozen=True, eq=False)

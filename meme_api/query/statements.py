@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import FromClause, Integer, Select, bindparam, func, or_, select
+from sqlalchemy import BigInteger, FromClause, Select, bindparam, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from .cursors import OrderKey, after
@@ -91,8 +91,9 @@ class Statements:
 # cannot grow it without end (past the bound, statements are built per request, as filtered ones).
 _REUSED: dict[tuple, Statements] = {}
 MAX_REUSED = 512
-LIMIT = bindparam("limit", type_=Integer)
-OFFSET = bindparam("offset", type_=Integer)
+# BIGINT: the deepest page (1,000,000,000 × 100 rows) is far past a 32-bit offset.
+LIMIT = bindparam("limit", type_=BigInteger)
+OFFSET = bindparam("offset", type_=BigInteger)
 
 
 def after_parameter(position: int) -> str:

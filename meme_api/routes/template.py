@@ -6,6 +6,7 @@ from sqlalchemy import Integer, Result, Select, bindparam, or_, select
 from ..auth import Caller, app_token, current_user, token_required
 from ..bodies import accepts, lists, read_body
 from ..conditional import check_if_match, with_etag
+from ..counts import template_total
 from ..errors import ApiError
 from ..extensions import db
 from ..models import Template, User
@@ -56,10 +57,12 @@ TEMPLATES = Collection(
 FEED = TEMPLATES.ordered_by("-posted")
 # Who sees what (contract §4): admins every template; anyone else, and everyone in the feed,
 # the approved ones and their own.
-EVERY_TEMPLATE = Scope("every template")
+# Their unfiltered totals are counters the database keeps (counts.py), not COUNTs.
+EVERY_TEMPLATE = Scope("every template", total=lambda params: template_total(None))
 APPROVED_OR_OWN = Scope(
     "approved or own",
     or_(TEMPLATE.approved.is_(True), TEMPLATE.owner_id == bindparam("viewer", type_=Integer)),
+    total=lambda params: template_total(params["viewer"]),
 )
 
 
