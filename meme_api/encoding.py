@@ -10,14 +10,27 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from flask import Response
 from flask.json.provider import DefaultJSONProvider
 
 # Dates, datetimes and dataclasses go to Flask's `default`, as with the standard encoder.
 PASSTHROUGH = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+NEWLINE = orjson.OPT_APPEND_NEWLINE  # as Flask ends its bodies
 
 
 class FastJSONProvider(DefaultJSONProvider):
     """Flask's JSON provider with orjson as the encoder of responses."""
+
+    def response(self, *args: Any, **kwargs: Any) -> Response:
+        """`jsonify`: the encoded bytes go straight into the response, with no str in between."""
+        if self.compact is False or (self.compact is None and self._app.debug):
+            return super().response(*args, **kwargs)  # indented, for people reading it
+        obj = self._prepare_response_obj(args, kwargs)
+        try:
+            body = orjson.dumps(obj, default=self.default, option=PASSTHROUGH | NEWLINE)
+        except orjson.JSONEncodeError:
+            return super().response(*args, **kwargs)
+        return self._app.response_class(body, mimetype=self.mimetype)
 
     def dumps(self, obj: Any, **kwargs: Any) -> str:
         option = PASSTHROUGH | (orjson.OPT_INDENT_2 if kwargs.get("indent") else 0)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 from flask import Response, current_app, jsonify, request
 
@@ -79,7 +79,8 @@ def cursor_response(collection: Collection, query: QueryRequest, keys: list[Orde
         last = tuple(rows[query.limit - 1][-len(keys):])
         next_cursor = make_cursor(query.ordering, query.signature, keys, last, secret)
     meta = {"per_page": query.limit, "next_cursor": next_cursor,
-            "next": link(query.limit, cursor=next_cursor) if next_cursor else None}
+            "next": (link(links_base(query.limit), "cursor", next_cursor)
+                     if next_cursor else None)}
     response = collection_json(collection, query, rows[:query.limit], meta)
     if meta["next"]:
         response.headers["Link"] = link_header(meta)
@@ -97,23 +98,32 @@ def collection_json(collection: Collection, query: QueryRequest, rows: list,
     return jsonify({collection.key: items, "meta": meta})
 
 
-def link(limit: int, **position: int | str) -> str:
-    """A relative link to another page that keeps every other query parameter."""
+def links_base(limit: int) -> str:
+    """The start of every link to another page: the path, each other query parameter, `limit`.
+
+    Encoded once per response; each link only appends its position.
+    """
     kept = [(k, v) for k, v in request.args.items(multi=True) if k not in PAGINATION_PARAMS]
-    return request.path + "?" + urlencode([*kept, ("limit", limit), *position.items()])
+    return request.path + "?" + urlencode([*kept, ("limit", limit)])
+
+
+def link(base: str, name: str, value: int | str) -> str:
+    """A relative link to another page (`page` or `cursor`), after `links_base`."""
+    return f"{base}&{name}={quote_plus(str(value))}"
 
 
 def page_meta(page: int, limit: int, total: int) -> dict:
     pages = max(1, math.ceil(total / limit))
+    base = links_base(limit)
     return {
         "page": page,
         "pages": pages,
         "per_page": limit,
         "total": total,
-        "first": link(limit, page=1),
-        "last": link(limit, page=pages),
-        "prev": link(limit, page=min(page - 1, pages)) if page > 1 else None,
-        "next": link(limit, page=page + 1) if page < pages else None,
+        "first": link(base, "page", 1),
+        "last": link(base, "page", pages),
+        "prev": link(base, "page", min(page - 1, pages)) if page > 1 else None,
+        "next": link(base, "page", page + 1) if page < pages else None,
     }
 
 
