@@ -172,6 +172,23 @@ def statements() -> Iterator[list[str]]:
         event.remove(db.engine, "before_cursor_execute", before)
 
 
+@pytest.fixture(params=[
+    "sqlite",
+    pytest.param("postgresql", marks=pytest.mark.postgres),
+    pytest.param("mariadb", marks=pytest.mark.mariadb),
+])
+def database_url(request, tmp_path) -> Iterator[str]:
+    """A fresh, empty database of each backend, for tests of migrations and their data."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.sqlite'}"
+        return
+    from servers import fresh_mariadb_database, fresh_postgres_database  # servers imports conftest
+
+    fresh = fresh_postgres_database if request.param == "postgresql" else fresh_mariadb_database
+    with fresh() as url:
+        yield url
+
+
 def assert_problem(response, status: int, message: str | None = None) -> dict:
     """The response is a problem document of this status (and message, when given)."""
     assert response.status_code == status, response.get_data(as_text=True)

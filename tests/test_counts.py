@@ -17,7 +17,7 @@ import pytest
 from conftest import make_config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from servers import fresh_mariadb_database, fresh_postgres_database
+from servers import fresh_postgres_database
 from sqlalchemy import (
     Connection,
     MetaData,
@@ -520,19 +520,7 @@ def test_postgresql_counts_a_bulk_insert_with_one_counter_update(tmp_path):
 # --- migrations ----------------------------------------------------------------------------------
 
 
-@pytest.fixture(params=[
-    "sqlite",
-    pytest.param("postgresql", marks=pytest.mark.postgres),
-    pytest.param("mariadb", marks=pytest.mark.mariadb),
-])
-def database_url(request, tmp_path) -> Iterator[str]:
-    """A fresh, empty database of each backend (as in tests/test_migrations.py)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'counts.sqlite'}"
-        return
-    fresh = fresh_postgres_database if request.param == "postgresql" else fresh_mariadb_database
-    with fresh() as url:
-        yield url
+# `database_url` (conftest): a fresh, empty database of each backend.
 
 
 def counters_of(url: str) -> tuple[tuple, dict, tuple, dict]:

@@ -9,16 +9,14 @@ import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from datetime import datetime
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from conftest import make_config
-from servers import REPO_ROOT, fresh_mariadb_database, fresh_postgres_database, server_env
+from servers import REPO_ROOT, server_env
 from sqlalchemy import Column, Integer, MetaData, create_engine, inspect, select
 
 from meme_api import __version__, create_app
@@ -48,19 +46,7 @@ with create_app().app_context():
 
 # --- databases ----------------------------------------------------------------------------------
 
-@pytest.fixture(params=[
-    "sqlite",
-    pytest.param("postgresql", marks=pytest.mark.postgres),
-    pytest.param("mariadb", marks=pytest.mark.mariadb),
-])
-def database_url(request, tmp_path) -> Iterator[str]:
-    """A fresh, empty database of each backend."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'migrations.sqlite'}"
-        return
-    fresh = fresh_postgres_database if request.param == "postgresql" else fresh_mariadb_database
-    with fresh() as url:
-        yield url
+# `database_url` (conftest): a fresh, empty database of each backend.
 
 
 # --- helpers ------------------------------------------------------------------------------------
