@@ -38,12 +38,18 @@ USER_WITH_SESSIONS = User.__table__.join(AuthSession.__table__, SESSION.user_id 
 IS_THE_SESSION = and_(SESSION.id == bindparam("sid"), USER.public_id == bindparam("sub"))
 CALLER_BY_SESSION = select(*CALLER_COLUMNS).select_from(USER_WITH_SESSIONS).where(IS_THE_SESSION)
 # Both at once, for views that need an app and a user: the app's row, and the caller's columns
-# (NULL when the token's session does not exist). The join condition names only the caller.
+# (NULL where the token's session, or its user, does not exist). Joined left-deep, each join on
+# its own condition; `client_apps.id IS NOT NULL` (always true) ties the first join to the app
+# for SQLAlchemy's cartesian-product check.
 APP_COLUMNS = len(APP_BY_TOKEN_HASH.selected_columns)
 AppRow = namedtuple("AppRow", [column.key for column in APP_BY_TOKEN_HASH.selected_columns])
 APP_AND_CALLER = (
     select(*APP_BY_TOKEN_HASH.selected_columns, *CALLER_COLUMNS)
-    .select_from(ClientApp.__table__.outerjoin(USER_WITH_SESSIONS, IS_THE_SESSION))
+    .select_from(
+        ClientApp.__table__
+        .outerjoin(AuthSession.__table__, and_(APP.id.is_not(None), SESSION.id == bindparam("sid")))
+        .outerjoin(User.__table__, and_(USER.id == SESSION.user_id,
+                                        USER.public_id == bindparam("sub"))))
     .where(APP_BY_TOKEN_HASH.whereclause)
 )
 
@@ -181,7 +187,7 @@ def authenticate(token: str, token_type: str = "access") -> tuple[Caller, dict]:
     prefetched = g.pop("prefetched_caller", None)
     if prefetched is not None and prefetched[0] == claims["jti"]:
         row = prefetched[1]  # read with the application (`find_client_app`)
-        row = None if row[0] is None else row  # the outer join found no such session
+        row = None if row[0] is None else row  # no such session, or not this user's
     else:
         row = db.session.execute(CALLER_BY_SESSION,
                                  {"sid": claims["sid"], "sub": claims["sub"]}).first()
