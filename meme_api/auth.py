@@ -23,8 +23,8 @@ from .models import AuthSession, ClientApp, User, utcnow
 BEARER_CHALLENGE = 'Bearer realm="meme_api"'
 LAST_USED_RESOLUTION = timedelta(seconds=60)
 
-# The two lookups every authenticated request makes: Core statements built once, with bound
-# parameters, reading plain rows. Building a statement, computing the cache key of a new statement
+# The lookups of authenticated requests: Core statements built once, with bound parameters,
+# reading plain rows. Building a statement, computing the cache key of a new statement
 # object and loading ORM objects each cost more than running these indexed lookups.
 APP = ClientApp.__table__.c
 APP_BY_TOKEN_HASH = select(
@@ -88,11 +88,6 @@ def current_account() -> User:
     if user is None:
         raise user_token_error("Token has been revoked")
     return user
-
-
-def current_app_name() -> str | None:
-    client = g.get("client_app")
-    return client.name if client is not None else None
 
 
 def user_token_error(message: str) -> ApiError:

@@ -168,7 +168,7 @@ def create():
 def list_templates():
     """The templates the caller may see, as a collection."""
     user = current_user()
-    return respond(TEMPLATES, EVERY_TEMPLATE if user.admin else APPROVED_OR_OWN, viewer=user.id)
+    return respond(TEMPLATES, visibility(user), viewer=user.id)
 
 
 @bp.get("/")
