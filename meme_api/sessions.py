@@ -15,9 +15,28 @@ from . import security
 from .auth import Caller, authenticate, user_token_error
 from .extensions import db
 from .models import AuthSession, User, utcnow
+from .resource import Body, object_schema
+from .schemas import Field, Shape
+
+LOGIN = Shape("LoginBody", {
+    "username": Field("string", max_length=1024),
+    "password": Field("string", max_length=1024, write_only=True),
+}, description="alternative to HTTP Basic credentials")
+REFRESH = Shape("RefreshBody", {
+    "refresh_token": Field("string", required=True, max_length=4096, write_only=True),
+})
+# What logging in, refreshing and changing one's password answer.
+LOGIN_ANSWER = Body("Login", {"Login": object_schema({
+    "token": {"type": "string", "description": "access token (JWT)"},
+    "refresh_token": {"type": "string", "description": "refresh token (JWT), single use"},
+    "token_type": {"type": "string", "const": "bearer"},
+    "expires_in": {"type": "integer", "minimum": 1,
+                   "description": "seconds the access token lives (ACCESS_TOKEN_TTL)"},
+}, "A fresh access and refresh token.")})
 
 
-def _pair(user: User | Caller, session_id: str, refresh: security.IssuedToken) -> dict:
+def _login_answer(user: User | Caller, session_id: str, refresh: security.IssuedToken) -> dict:
+    """Issue the access token and answer with it and the refresh token already issued."""
     config = current_app.config
     access = security.issue_token(config["SECRET_KEY"], subject=user.public_id,
                                   session_id=session_id, token_type="access",
@@ -41,7 +60,7 @@ def start_session(user: User) -> dict:
     """
     session_id = security.new_session_id()
     refresh = _new_refresh(user, session_id)
-    answer = _pair(user, session_id, refresh)
+    answer = _login_answer(user, session_id, refresh)
     g.current_user = Caller.of(user, session_id)
     db.session.add(AuthSession(
         id=session_id, user_id=user.id, refresh_jti=refresh.jti,
@@ -70,7 +89,7 @@ def refresh_session(refresh_token: str) -> dict:
         db.session.commit()
         raise user_token_error("Token has been revoked")
     db.session.commit()
-    return _pair(user, session_id, refresh)
+    return _login_answer(user, session_id, refresh)
 
 
 def revoke_sessions(*criteria) -> None:

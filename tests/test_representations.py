@@ -1,4 +1,5 @@
-"""Lists read plain rows, single reads ORM objects: both must render every item identically."""
+"""A listed item is its single read: both render the resource's one labelled SELECT
+(`Resource.rows`), whatever the collection mode, the viewer or a deleted owner."""
 
 from __future__ import annotations
 
