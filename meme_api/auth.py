@@ -215,7 +215,7 @@ def admin_required(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
         if not current_user().admin:
-            raise ApiError(403, "Cannot perform that function!")
+            raise ApiError(403)
         return view(*args, **kwargs)
 
     wrapper.needs_admin = True
