@@ -91,9 +91,6 @@ class Collection:
     def tie_breaker_field(self) -> Field:
         return Field(self.tie_breaker, INTEGER)
 
-    def item(self, row: tuple) -> dict[str, Any]:
-        return self.resource.item(row)
-
     def allows_cursor(self, ordering: tuple[str, ...]) -> bool:
         """Keyset pagination needs non-null keys: the default or a declared cursor ordering."""
         return ordering == self.default_ordering or (
