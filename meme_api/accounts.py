@@ -18,8 +18,8 @@ from .query import BOOLEAN, PUBLIC_ID, TEXT, TIMESTAMP, Collection, Scope
 from .query import Field as QueryField
 from .query.portable import iso_utc
 from .resource import PUBLIC_ID_SCHEMA, TIMESTAMP_SCHEMA, Output, Resource
-from .schemas import Field, Shape
 from .security import hash_password
+from .shapes import Field, Shape
 
 USERNAME_TAKEN = "Username is already taken"
 

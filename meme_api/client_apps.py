@@ -15,8 +15,8 @@ from .extensions import db
 from .models import ClientApp, utcnow
 from .query.portable import iso_utc
 from .resource import TIMESTAMP_SCHEMA, Output, Resource, nullable
-from .schemas import Field, Shape
 from .security import hash_app_token, new_app_token
+from .shapes import Field, Shape
 
 # --- the representation --------------------------------------------------------------------------
 

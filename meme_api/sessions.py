@@ -16,7 +16,7 @@ from .auth import Caller, authenticate, user_token_error
 from .extensions import db
 from .models import AuthSession, User, utcnow
 from .resource import Body, object_schema
-from .schemas import Field, Shape
+from .shapes import Field, Shape
 
 LOGIN = Shape("LoginBody", {
     "username": Field("string", max_length=1024),

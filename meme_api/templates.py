@@ -19,7 +19,7 @@ from .query import BOOLEAN, INTEGER, PUBLIC_ID, TEXT, TIMESTAMP, Collection, Sco
 from .query import Field as QueryField
 from .query.portable import iso_utc
 from .resource import PUBLIC_ID_SCHEMA, TIMESTAMP_SCHEMA, Output, Resource, nullable
-from .schemas import Field, Shape
+from .shapes import Field, Shape
 
 MAX_ID = 2**31 - 1  # the largest id every backend's INTEGER holds
 CONTENT_FIELDS = ("title", "url", "description")

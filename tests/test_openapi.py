@@ -23,7 +23,7 @@ from meme_api.client_apps import APP, register_app
 from meme_api.extensions import db
 from meme_api.models import Template
 from meme_api.routes.docs import ASSETS
-from meme_api.schemas import Shape
+from meme_api.shapes import Shape
 from meme_api.templates import TEMPLATE
 
 NOT_OPERATIONS = {"HEAD", "OPTIONS"}  # answered for every GET, and for CORS preflights

@@ -15,7 +15,7 @@ from flask import Flask
 from werkzeug.routing import Rule
 
 from .. import __version__
-from ..schemas import Shape
+from ..shapes import Shape
 from .components import ERROR_NAMES, RATE_LIMIT_HEADERS, RESPONSES, components, header_refs, ref
 from .description import DESCRIPTION
 from .metadata import ApiBlueprint, Success
