@@ -11,6 +11,7 @@ from flask import current_app
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
+from .auth import Caller
 from .errors import ApiError
 from .extensions import db
 from .models import User, new_public_id
@@ -133,6 +134,11 @@ def read_user(public_id: str) -> dict:
     if row is None:
         raise ApiError(404, "No user found!")
     return USER.item(row)
+
+
+def own_representation(caller: Caller) -> dict:
+    """The caller's representation, from the row their authentication read (no statement)."""
+    return USER.item([getattr(caller, name) for name in USER.fields])
 
 
 def load_user(public_id: str) -> tuple[User, dict]:

@@ -129,8 +129,8 @@ STATEMENT_BUDGET: dict[tuple[str, str], Budget] = {
         "/user", json={"username": "carol", "password": "carolpass1"}, status=201)),
     # app+caller; COUNT; page
     ("GET", "/user"): Budget(3, lambda w: w.as_admin("/user")),
-    # app+caller; user row (the answer, read through the users resource like every single read)
-    ("GET", "/user/me"): Budget(2, lambda w: w.as_admin("/user/me")),
+    # app+caller (the caller's row is the users resource's: the answer)
+    ("GET", "/user/me"): Budget(1, lambda w: w.as_admin("/user/me")),
     # app+caller; the caller's user row; UPDATE user; UPDATE sessions; INSERT session
     ("POST", "/user/me/password"): Budget(5, lambda w: w.as_alice(
         "/user/me/password",
@@ -519,5 +519,4 @@ def test_without_app_tokens_the_caller_is_read_alone(app, client, auth, alice):
         response = client.get("/user/me", headers={"x-access-token": alice.tokens["token"]})
     assert response.status_code == 200
     assert response.get_json()["user"]["public_id"] == alice.public_id
-    # The caller alone, then the user's row the answer renders (GET /user/me's budget).
-    assert len(sent) == 2 and not any("client_apps" in sql for sql in sent), listing(sent)
+    assert len(sent) == 1 and "client_apps" not in sent[0], listing(sent)

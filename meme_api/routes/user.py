@@ -14,6 +14,7 @@ from ..accounts import (
     create_user,
     ensure_not_last_admin,
     load_user,
+    own_representation,
     password_hash,
     read_user,
 )
@@ -49,7 +50,11 @@ LAST_ADMIN = "this would leave no active admin"
 
 def single(public_id: str, message: str | None = None):
     """One user as it is now, with its ETag (304 when the client's copy is current)."""
-    representation = read_user(public_id)
+    return answer(read_user(public_id), message)
+
+
+def answer(representation: dict, message: str | None = None):
+    """A user's representation as the body, with its ETag."""
     body = {"user": representation} if message is None else {"message": message,
                                                               "user": representation}
     return with_etag(body, representation)
@@ -100,7 +105,7 @@ def list_users():
 @response(USER.envelope, "The caller.", headers=("ETag",), not_modified=True)
 def me():
     """The caller's own account."""
-    return single(current_user().public_id)
+    return answer(own_representation(current_user()))
 
 
 @bp.post("/me/password")
