@@ -6,16 +6,11 @@
 set -eu
 cd "$(dirname "$0")"  # where migrations/ and gunicorn.conf.py are: /app in the image
 
-# Started with no database settings at all, the image serves on SQLite in its volume (contract
-# §9) rather than in the package's instance folder, which is neither writable nor kept.
-if [ -n "${DATA_DIR:-}" ] && [ -z "${DATABASE_URL:-}${DATABASE_URL_FILE:-}" ] \
-    && [ -z "${SQLALCHEMY_DATABASE_URI:-}${DB_HOST:-}" ]; then
-  export DATABASE_URL="sqlite:///${DATA_DIR}/meme_api.sqlite"
-fi
-
-flask --app meme_api wait-db --timeout "${DB_WAIT_TIMEOUT:-60}"
-flask --app meme_api db upgrade
+# What these steps print goes to stderr: stdout carries only the JSON request log (one line per
+# request), so a log collector can parse every line of it.
+flask --app meme_api wait-db --timeout "${DB_WAIT_TIMEOUT:-60}" >&2
+flask --app meme_api db upgrade >&2
 if [ -n "${BOOTSTRAP_ADMIN:-}" ]; then
-  flask --app meme_api bootstrap "$BOOTSTRAP_ADMIN" --if-no-admin
+  flask --app meme_api bootstrap "$BOOTSTRAP_ADMIN" --if-no-admin >&2
 fi
 exec gunicorn --config gunicorn.conf.py "meme_api:create_app()"

@@ -63,7 +63,8 @@ as_postgres() { setpriv --reuid=postgres --regid=postgres --init-groups "$@"; }
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
   printf '%s\n' "${POSTGRES_PASSWORD:?}" > /tmp/pwfile
   chown postgres /tmp/pwfile
-  as_postgres initdb --username="$user" --pwfile=/tmp/pwfile --auth-local=trust \
+  as_postgres initdb --username="$user" --pwfile=/tmp/pwfile --encoding=UTF8 --locale=C.UTF-8 \
+    --auth-local=trust \
     --auth-host=scram-sha-256 -D "$PGDATA" >/dev/null
   rm -f /tmp/pwfile
   echo "host all all all scram-sha-256" >> "$PGDATA/pg_hba.conf"
@@ -78,7 +79,7 @@ EOF
   chmod 755 "$work/docker-entrypoint.sh"
   changes=(--change 'ENV PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
            --change 'ENV PGDATA=/var/lib/postgresql/data' --change 'VOLUME /var/lib/postgresql/data'
-           --change 'STOPSIGNAL SIGINT' --change 'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]'
+           --change 'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]'
            --change 'CMD ["postgres"]')
   debian_image "$postgres_tag" postgresql-15 \
     --customize-hook="copy-in $work/docker-entrypoint.sh /usr/local/bin"

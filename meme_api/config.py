@@ -102,7 +102,8 @@ def normalise_database_url(url: str) -> str:
 
 
 def database_url(env: Mapping[str, str], instance_path: str) -> str:
-    """`DATABASE_URL`, its alias, the `DB_*` parts, or a SQLite file in the instance folder."""
+    """`DATABASE_URL`, its alias, the `DB_*` parts, or a SQLite file in DATA_DIR or the instance
+    folder."""
     url = env.get("DATABASE_URL") or env.get("SQLALCHEMY_DATABASE_URI")
     if url:
         return normalise_database_url(url)
@@ -121,7 +122,9 @@ def database_url(env: Mapping[str, str], instance_path: str) -> str:
             database=env.get("DB_NAME") or "meme_api",
         )
         return normalise_database_url(parts.render_as_string(hide_password=False))
-    return default_sqlite_url(instance_path)
+    # The image sets DATA_DIR to its volume, /data: every process in the container (boot.sh's,
+    # `docker exec`'s) then uses the same SQLite file, which outlives the container.
+    return default_sqlite_url(env.get("DATA_DIR") or instance_path)
 
 
 def default_sqlite_url(instance_path: str) -> str:

@@ -150,6 +150,14 @@ def test_database_parts_need_a_host(tmp_path):
     assert make_url(settings.SQLALCHEMY_DATABASE_URI).database == str(tmp_path / "meme_api.sqlite")
 
 
+def test_data_dir_moves_the_default_sqlite_file_and_nothing_else(tmp_path):
+    # The image sets DATA_DIR=/data: with no database settings it serves on SQLite there.
+    assert url_of(DATA_DIR="/data").database == "/data/meme_api.sqlite"
+    assert url_of(DATA_DIR="/data", DB_HOST="db").host == "db"
+    assert url_of(DATA_DIR="/data", DATABASE_URL="sqlite:////elsewhere.db").database == (
+        "/elsewhere.db")
+
+
 @pytest.mark.parametrize("env", [
     {"ACCESS_TOKEN_TTL": "soon"},
     {"REFRESH_TOKEN_TTL": "1.5"},
