@@ -147,6 +147,32 @@ def test_the_image_is_small_unprivileged_and_has_no_build_ca(image):
     assert found.stdout.strip() == ""
 
 
+LOCKED_VERSIONS = """
+import importlib.metadata as metadata, json, re, sys
+from packaging.markers import Marker
+from packaging.utils import canonicalize_name
+locked = {}
+for line in open(sys.argv[1]):
+    pin = re.match(r"([A-Za-z0-9._-]+)==([^ ;\\\\]+)(?: ; ([^\\\\]+))?", line)
+    if pin and (not pin[3] or Marker(pin[3].strip()).evaluate()):
+        locked[canonicalize_name(pin[1])] = pin[2]
+installed = {canonicalize_name(d.metadata["Name"]): d.version for d in metadata.distributions()}
+print(json.dumps([locked, installed]))
+"""
+
+
+def test_the_image_has_exactly_the_locked_versions(image):
+    # The image is a fresh machine: what `pip install --require-hashes` put there is the lock.
+    done = docker("run", "--rm", "-v", f"{REPO_ROOT / 'requirements.lock'}:/lock.txt:ro",
+                  "--entrypoint", "python", IMAGE, "-c", LOCKED_VERSIONS, "/lock.txt")
+    locked, installed = json.loads(done.stdout)
+    assert len(locked) > 20 and "gunicorn" in locked
+    for name, version in locked.items():
+        assert installed.get(name) == version, name
+    unlocked = set(installed) - set(locked) - {"meme-api", "pip"}
+    assert not unlocked
+
+
 def test_a_code_change_rebuilds_only_the_last_layer(image, tmp_path):
     context = tmp_path / "context"
     context.mkdir()
