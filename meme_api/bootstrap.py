@@ -33,7 +33,8 @@ def bootstrap_password(non_interactive: bool) -> str:
         if non_interactive:
             raise click.ClickException(
                 "BOOTSTRAP_ADMIN_PASSWORD (or BOOTSTRAP_ADMIN_PASSWORD_FILE) is not set")
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        # On stderr, so that `bootstrap … | tail -n 1` shows the prompt and keeps only the token.
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
     return check_field(PASSWORD, "password", password)
 
 

@@ -43,6 +43,8 @@ def test_bootstrap_prompts_for_the_password_twice(runner):
     assert check_password_hash(find_user("root").password_hash, PASSWORD)
     assert result.stdout.strip().splitlines()[-1].startswith("Created admin root")
     assert count(ClientApp) == 0
+    # The prompt is on stderr: `bootstrap … | tail -n 1` shows it and keeps only the output.
+    assert "Password" in result.stderr and "Password" not in result.stdout
 
 
 def test_bootstrap_reads_the_password_from_its_file(runner, tmp_path):
