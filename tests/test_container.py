@@ -224,7 +224,7 @@ def test_on_postgres_and_redis_boot_bootstrap_serve_restart_and_stop(containers,
     port = free_port()
     server = make_url(POSTGRES_URL)
     container = containers.run(
-        "--network", "host",
+        "--network", "host", "--read-only", "--tmpfs", "/tmp",  # noqa: S108 - its own /tmp
         "-v", f"{secret_files('secret_key', secrets.token_urlsafe(48))}:/run/secrets/key:ro",
         "-v", f"{secret_files('admin_password', PASSWORD)}:/run/secrets/admin:ro",
         env={"PORT": str(port), "SECRET_KEY_FILE": "/run/secrets/key",
