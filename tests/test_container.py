@@ -19,17 +19,22 @@ import uuid
 from urllib.parse import urlsplit
 
 import pytest
-import requests
 import yaml
 from containers import (
     IMAGE,
+    LOCKED_VERSIONS,
+    Client,
     Containers,
+    assert_clean_boot,
+    assert_one_json_line_per_request,
     build,
     build_args,
     compose_command,
     docker,
     inspect,
     logs,
+    no_root_processes,
+    register_app,
     require_docker,
     wait_answering,
     wait_healthy,
@@ -80,61 +85,6 @@ def secret_files(tmp_path):
     return write
 
 
-class Client:
-    """HTTP against a container's published port, with the request IDs it sent."""
-
-    def __init__(self, port: int):
-        self.base = f"http://127.0.0.1:{port}"
-        self.sent: list[str] = []
-        self.app_token = ""
-        self.token = ""
-
-    def call(self, method: str, path: str, **kwargs) -> requests.Response:
-        request_id = f"ct-{uuid.uuid4().hex}"
-        self.sent.append(request_id)
-        headers = {"X-Request-ID": request_id, "x-application-token": self.app_token,
-                   **({"x-access-token": self.token} if self.token else {}),
-                   **kwargs.pop("headers", {})}
-        return requests.request(method, self.base + path, headers=headers, timeout=10, **kwargs)
-
-    def login(self, username: str, password: str) -> None:
-        answer = self.call("GET", "/login", auth=(username, password))
-        assert answer.status_code == 200, answer.text
-        self.token = answer.json()["token"]
-
-    def titles(self) -> list[str]:
-        answer = self.call("GET", "/template")
-        assert answer.status_code == 200, answer.text
-        return [item["title"] for item in answer.json()["templates"]]
-
-
-def register_app(container: str) -> str:
-    done = docker("exec", container, "flask", "--app", "meme_api", "apps", "register",
-                  f"ci-{uuid.uuid4().hex[:6]}")
-    return done.stdout.strip().splitlines()[-1]
-
-
-def assert_clean_boot(container: str) -> None:
-    stdout, stderr = logs(container)
-    for line in (stdout + stderr).splitlines():
-        assert "ERROR" not in line and "Traceback" not in line, stdout + stderr
-
-
-def assert_one_json_line_per_request(container: str, client: Client) -> None:
-    stdout, _ = logs(container)
-    lines = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
-    assert len(lines) == len(stdout.strip().splitlines()), stdout  # stdout holds only those
-    ids = [line["request_id"] for line in lines]
-    for request_id in client.sent:
-        assert ids.count(request_id) == 1, request_id
-
-
-def no_root_processes(container: str) -> None:
-    table = docker("top", container, "-eo", "uid,pid,args").stdout.strip().splitlines()[1:]
-    assert table, "no processes"
-    assert all(row.split()[0] == "10001" for row in table), table
-
-
 # --- the image ----------------------------------------------------------------------------------
 
 def test_the_image_is_small_unprivileged_and_has_no_build_ca(image):
@@ -145,20 +95,6 @@ def test_the_image_is_small_unprivileged_and_has_no_build_ca(image):
     found = docker("run", "--rm", "--user", "0", "--entrypoint", "find", IMAGE, "/", "-xdev",
                    "-name", "build-ca.pem")
     assert found.stdout.strip() == ""
-
-
-LOCKED_VERSIONS = """
-import importlib.metadata as metadata, json, re, sys
-from packaging.markers import Marker
-from packaging.utils import canonicalize_name
-locked = {}
-for line in open(sys.argv[1]):
-    pin = re.match(r"([A-Za-z0-9._-]+)==([^ ;\\\\]+)(?: ; ([^\\\\]+))?", line)
-    if pin and (not pin[3] or Marker(pin[3].strip()).evaluate()):
-        locked[canonicalize_name(pin[1])] = pin[2]
-installed = {canonicalize_name(d.metadata["Name"]): d.version for d in metadata.distributions()}
-print(json.dumps([locked, installed]))
-"""
 
 
 def test_the_image_has_exactly_the_locked_versions(image):
