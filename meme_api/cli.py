@@ -1,4 +1,5 @@
-"""Commands of contract §9: create-admin, apps register|list|revoke, seed; wait-db and recount.
+"""Commands of contract §9: create-admin, apps register|list|revoke, seed; wait-db and recount
+(bootstrap is in bootstrap.py).
 
 Expected failures (a taken name, a missing app, no database) print one line on stderr and exit
 non-zero; none prints a traceback.
@@ -211,6 +212,9 @@ def wait_db(timeout: float) -> None:
 
 
 def register_cli(app: Flask) -> None:
+    from .bootstrap import bootstrap  # imports this module's helpers
+
+    app.cli.add_command(bootstrap)
     app.cli.add_command(wait_db)
     app.cli.add_command(create_admin)
     app.cli.add_command(apps_group)
