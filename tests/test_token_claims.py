@@ -85,7 +85,7 @@ def test_a_time_claim_of_the_wrong_type_is_an_invalid_token(client, auth, app, a
 @pytest.fixture
 def limits_on(app_config) -> None:
     """Rate limits on: the limiter keys each request by its access token's `sub`."""
-    app_config.update(RATELIMIT_ENABLED=True)
+    app_config.update(RATELIMIT_ENABLED=True, RATELIMIT_APPLICATION="1000 per minute")
 
 
 def test_wrong_typed_claims_do_not_break_the_rate_limiter(limits_on, client, auth, app, alice):
