@@ -100,13 +100,15 @@ def change_account(user: User, actor_id: int, changes: Mapping[str, Any]) -> Non
     new password revoke every token of the user in the same commit.
     """
     deactivating = changes.get("active") is False and user.active
+    # Hashed first: the slow part stays outside the locks the guard takes.
+    new_hash = password_hash(changes["password"]) if "password" in changes else None
     if changes.get("admin") is False or changes.get("active") is False:
         keep_an_active_admin(user, actor_id)
     for name in ("username", "admin", "active"):
         if name in changes:
             setattr(user, name, changes[name])
-    if "password" in changes:
-        user.password_hash = password_hash(changes["password"])
+    if new_hash is not None:
+        user.password_hash = new_hash
     if deactivating or "password" in changes:
         revoke_user_sessions(user)
     commit_unique(USERNAME_TAKEN, "username")
