@@ -34,6 +34,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json = FastJSONProvider(app)
     register_config(app, test_config)
     register_proxy_fix(app)
+    register_response_headers(app)  # before the extensions: its hook must run after theirs
     register_extensions(app)
     register_hooks(app)
     register_blueprints(app)
@@ -68,14 +69,22 @@ def register_proxy_fix(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
 
+def register_response_headers(app: Flask) -> None:
+    from .response_headers import register_response_headers as register
+
+    register(app)
+
+
 def register_extensions(app: Flask) -> None:
     from .extensions import CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS, cors, db, limiter, migrate
 
     db.init_app(app)
     limiter.init_app(app)
     if app.config["CORS_ORIGINS"]:
+        # Nothing without an `Origin`; `Vary: Origin` goes on every answer (response_headers).
         cors.init_app(app, origins=app.config["CORS_ORIGINS"], allow_headers=CORS_ALLOW_HEADERS,
-                      expose_headers=CORS_EXPOSE_HEADERS, max_age=600)
+                      expose_headers=CORS_EXPOSE_HEADERS, max_age=600, always_send=False,
+                      vary_header=False)
     directory = str(MIGRATIONS_DIR) if MIGRATIONS_DIR.is_dir() else "migrations"
     migrate.init_app(app, db, directory=directory, render_as_batch=True, compare_type=True)
 

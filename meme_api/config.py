@@ -185,6 +185,9 @@ class Config:
         self.RATELIMIT_LOGIN = env.get("RATELIMIT_LOGIN") or "10 per minute"
         self.RATELIMIT_STORAGE_URI = env.get("RATELIMIT_STORAGE_URI") or "memory://"
         self.RATELIMIT_HEADERS_ENABLED = True
+        # Flask-Limiter puts its wait on every answer it counts, and raises a 503's own
+        # Retry-After to its window; under this name response_headers sends it on 429s only.
+        self.RATELIMIT_HEADER_RETRY_AFTER = "X-Limiter-Retry-After"
         # A rate-limit store that goes away must not take the API down with it.
         self.RATELIMIT_SWALLOW_ERRORS = True
 

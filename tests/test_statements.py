@@ -102,8 +102,7 @@ class World:
 #   reload X      X read again because the commit expired it (the answer reads it)
 # The request log reads nothing: the caller and the app are plain rows read before any commit.
 # Where a backend legitimately sends another number, write {"sqlite": n, "postgresql": n,
-# "mariadb": n} instead of n, with the reason. None does today: SQLite, PostgreSQL and MariaDB
-# send the same statements for every request below.
+# "mariadb": n} instead of n, with the reason.
 
 STATEMENT_BUDGET: dict[tuple[str, str], Budget] = {
     # --- login, refresh, logout (contract §2)
@@ -139,9 +138,11 @@ STATEMENT_BUDGET: dict[tuple[str, str], Budget] = {
     # app+caller; user; UPDATE user; reload user (for the answer)
     ("PATCH", "/user/<public_id>"): Budget(4, lambda w: w.as_admin(
         f"/user/{w.alice.public_id}", json={"username": "alicia"})),
-    # app+caller; user; DELETE user
-    ("DELETE", "/user/<public_id>"): Budget(3, lambda w: w.as_admin(
-        f"/user/{w.alice.public_id}")),
+    # app+caller; user; [SQLite: BEGIN IMMEDIATE]; active admins (locked); DELETE user. The
+    # last-admin rule is decided under a lock whatever the user read first was: it may be stale.
+    ("DELETE", "/user/<public_id>"): Budget(
+        {"sqlite": 5, "postgresql": 4, "mariadb": 4},
+        lambda w: w.as_admin(f"/user/{w.alice.public_id}")),
 
     # --- templates (contract §4)
     # app+caller; INSERT template; reload template+owner (for the answer)

@@ -4,10 +4,9 @@ from flask import Blueprint, jsonify
 from sqlalchemy import select
 
 from ..accounts import (
-    USERNAME_TAKEN,
-    commit_unique,
+    change_account,
     create_user,
-    ensure_not_last_admin,
+    delete_account,
     get_user_or_404,
     password_hash,
 )
@@ -142,19 +141,7 @@ def promote(public_id: str):
 def update(public_id: str):
     """Change a user's name, password, role or activity."""
     user = get_for_change(public_id)
-    data = read_body()
-    demoting = data.get("admin") is False and user.admin
-    deactivating = data.get("active") is False and user.active
-    if demoting or deactivating:
-        ensure_not_last_admin(user)
-    for name in ("username", "admin", "active"):
-        if name in data:
-            setattr(user, name, data[name])
-    if "password" in data:
-        user.password_hash = password_hash(data["password"])
-    if deactivating or "password" in data:
-        revoke_user_sessions(user)
-    commit_unique(USERNAME_TAKEN, "username")
+    change_account(user, current_user().id, read_body())
     return single(user)
 
 
@@ -164,8 +151,5 @@ def update(public_id: str):
 @admin_required
 def delete(public_id: str):
     """Delete a user; their tokens die with them, their templates stay, ownerless."""
-    user = get_for_change(public_id)
-    ensure_not_last_admin(user)
-    db.session.delete(user)
-    db.session.commit()
+    delete_account(get_for_change(public_id), current_user().id)
     return jsonify({"message": "The user has been deleted!"})
