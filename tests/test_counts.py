@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pytest
-from conftest import make_config
+from conftest import make_config, upgrade_to_head
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from servers import fresh_postgres_database
@@ -35,11 +35,8 @@ from sqlalchemy.exc import OperationalError
 from test_migrations import flask_db, seed_first_schema
 
 from meme_api import create_app
-from meme_api.counts import (
-    recount_templates,
-    template_total,
-    templates_held_still,
-)
+from meme_api.cli import recount_templates, templates_held_still
+from meme_api.counts import template_total
 from meme_api.extensions import db
 from meme_api.models import OwnerTemplateCount, Template, TemplateTotals, User, utcnow
 
@@ -499,7 +496,7 @@ def test_postgresql_counts_a_bulk_insert_with_one_counter_update(tmp_path):
         app = create_app(make_config(tmp_path, SQLALCHEMY_DATABASE_URI=url))
         try:
             with app.app_context():
-                db.create_all()
+                upgrade_to_head()
                 now = utcnow()
                 rows = [{"title": f"t{n}", "url": "https://e.org/t.png", "approved": n % 3 == 0,
                          "posted": now, "updated": now, "owner_id": None, "version": 1}
@@ -615,25 +612,11 @@ def test_the_migration_fills_the_counters_from_existing_templates(database_url):
     assert (kept, kept_owners) == (real, real_owners)
 
 
-def test_create_all_makes_the_triggers_the_migration_makes(database_url, tmp_path):
-    flask_db(database_url, "upgrade")
-    migrated = trigger_definitions(database_url)
-    flask_db(database_url, "downgrade", "base")
-
-    app = create_app(make_config(tmp_path, SQLALCHEMY_DATABASE_URI=database_url))
-    with app.app_context():
-        db.create_all()
-        created = trigger_definitions(database_url)
-        first_row = db.session.execute(select(TemplateTotals.id, TemplateTotals.templates,
-                                              TemplateTotals.approved)).all()
-        db.session.remove()
-        db.drop_all()
-        db.engine.dispose()
-
-    assert sorted({name for name, _ in migrated}) == list(TRIGGERS)
-    assert created == migrated
-    assert first_row == [(1, 0, 0)]
-    assert trigger_definitions(database_url) == []  # drop_all leaves no trigger or function
+def test_the_tests_build_their_schema_with_the_migrations_triggers(app):
+    """The fixtures' schema is the migrated one: its triggers and first row, no other copy."""
+    url = db.engine.url.render_as_string(hide_password=False)
+    assert sorted({name for name, _ in trigger_definitions(url)}) == list(TRIGGERS)
+    assert counter_rows()[0] == (0, 0)
 
 
 def test_lists_count_when_the_totals_row_is_lost(client, auth, alice, admin):
