@@ -24,7 +24,7 @@ MODULES = ["meme_api", *(module.name for module in
 FIRST_IMPORTS = """
 import os, sys, traceback
 import alembic, click, dotenv, flask, flask_cors, flask_limiter, flask_migrate
-import flask_sqlalchemy, itsdangerous, jwt, orjson, sqlalchemy, werkzeug
+import cryptography.fernet, flask_sqlalchemy, itsdangerous, jwt, orjson, sqlalchemy, werkzeug
 assert not [name for name in sys.modules if name.split(".")[0] == "meme_api"]
 failed = []
 for name in sys.argv[1:]:
