@@ -20,7 +20,7 @@ from pathlib import Path
 import flask_migrate
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, event, text
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -36,13 +36,21 @@ FAST_HASH = "pbkdf2:sha256:1000"
 SERVER_DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
 
 
-@event.listens_for(Engine, "connect")
-def _fast_sqlite(dbapi_connection, connection_record) -> None:
+def fast_sqlite(dbapi_connection, connection_record) -> None:
     """Test databases are thrown away: skip SQLite's disk syncs, which dominate the run time."""
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA synchronous=OFF")
         cursor.close()
+
+
+def create_test_app(config: dict):
+    """`create_app(config)`, its SQLite connections without disk syncs (after the app's own
+    pragmas, which the factory registered first)."""
+    app = create_app(config)
+    with app.app_context():
+        event.listen(db.engine, "connect", fast_sqlite)
+    return app
 
 
 def make_config(tmp_path, **overrides) -> dict:
@@ -103,7 +111,7 @@ def migrate_server_database(url: str) -> None:
 def sqlite_template(tmp_root: Path) -> Path:
     """The migrated SQLite file of this session, made on first use."""
     path = tmp_root / "migrated-template.sqlite"
-    app = create_app(make_config(tmp_root, SQLALCHEMY_DATABASE_URI=f"sqlite:///{path}"))
+    app = create_test_app(make_config(tmp_root, SQLALCHEMY_DATABASE_URI=f"sqlite:///{path}"))
     with app.app_context():
         upgrade_to_head()
         db.engine.dispose()  # the last connection's close checkpoints the write-ahead log
@@ -168,7 +176,7 @@ def app_config(tmp_path) -> dict:
 
 @pytest.fixture
 def app(app_config, schema_root):
-    app = create_app(app_config)
+    app = create_test_app(app_config)
     with app.app_context():
         fresh_database(schema_root)
         shared_store = os.environ.get("TEST_RATELIMIT_STORAGE_URI")
