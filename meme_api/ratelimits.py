@@ -11,7 +11,12 @@ from __future__ import annotations
 from flask import current_app, request
 
 from . import security
-from .credentials import basic_authorization, presented_access_token, presented_app_token
+from .credentials import (
+    basic_authorization,
+    presented_access_token,
+    presented_app_token,
+    verified_claims,
+)
 
 
 def client_address() -> str:
@@ -22,9 +27,10 @@ def default_key() -> str:
     """Per user, else per application token, else per client address."""
     token = presented_access_token()
     if token:
-        subject = security.unverified_subject(token, current_app.config["SECRET_KEY"])
-        if subject:
-            return f"user:{subject}"
+        try:
+            return f"user:{verified_claims(token, 'access')['sub']}"
+        except security.TokenError:
+            pass  # a refused token counts against its app, or its address
     app_token = presented_app_token()
     if app_token:
         return f"app:{security.hash_app_token(app_token)}"
