@@ -295,6 +295,15 @@ def database_url(request, tmp_path) -> Iterator[str]:
         yield url
 
 
+def create_template(client, auth, account, **fields) -> dict:
+    """POST /template as `account` (JSON: `fields` over a valid body) and return the created
+    template's representation; the test fails unless the answer is 201."""
+    body = {"title": "Drake", "url": "https://e.org/d.png", **fields}
+    response = client.post("/template", json=body, headers=auth.headers(account))
+    assert response.status_code == 201, response.get_data(as_text=True)
+    return response.get_json()["template"]
+
+
 def assert_problem(response, status: int, message: str | None = None) -> dict:
     """The response is a problem document of this status (and message, when given)."""
     assert response.status_code == status, response.get_data(as_text=True)

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pytest
-from conftest import make_config, upgrade_to_head
+from conftest import create_template, make_config, upgrade_to_head
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from servers import fresh_postgres_database
@@ -89,13 +89,6 @@ def counter_rows() -> tuple[tuple, dict]:
 # --- the API and raw SQL -------------------------------------------------------------------------
 
 
-def post_template(client, auth, account, title: str = "Drake") -> int:
-    response = client.post("/template", headers=auth.headers(account),
-                           json={"title": title, "url": "https://e.org/d.png"})
-    assert response.status_code == 201, response.get_data(as_text=True)
-    return response.get_json()["template"]["id"]
-
-
 def patch_template(client, auth, account, template_id: int, body: dict) -> None:
     response = client.patch(f"/template/{template_id}", headers=auth.headers(account), json=body)
     assert response.status_code == 200, response.get_data(as_text=True)
@@ -162,7 +155,7 @@ class World:
 
     def create(self, who: str) -> None:
         """An admin's template starts approved, anyone else's awaits moderation."""
-        post_template(self.client, self.auth, self.account(who))
+        create_template(self.client, self.auth, self.account(who))
 
     def moderate(self, pick: int, approved: bool) -> None:
         if ids := self.ids():
@@ -295,10 +288,10 @@ def test_a_deleted_users_counter_row_goes_and_a_new_user_starts_at_zero(
         client, auth, admin, alice, bob):
     # On MySQL/InnoDB the owner_id SET NULL fires no trigger: the user's counter row must go
     # by its own ON DELETE CASCADE, and the global counts must not change.
-    post_template(client, auth, admin)
-    waiting = [post_template(client, auth, bob) for _ in range(3)]
+    create_template(client, auth, admin)
+    waiting = [create_template(client, auth, bob)["id"] for _ in range(3)]
     patch_template(client, auth, admin, waiting[0], {"approved": True})
-    post_template(client, auth, alice)
+    create_template(client, auth, alice)
     gone = bob.user.id  # the last user made, so the largest id
     assert counter_rows() == ((5, 2), {gone: 2, alice.user.id: 1})
 
@@ -311,7 +304,7 @@ def test_a_deleted_users_counter_row_goes_and_a_new_user_starts_at_zero(
         # SQLite hands the largest id out again: the case where a stale row would show.
         assert carol.user.id == gone
     assert template_total(carol.user.id) == 2 == real_total(carol.user.id)
-    post_template(client, auth, carol)
+    create_template(client, auth, carol)
     assert counter_rows()[1] == {alice.user.id: 1, carol.user.id: 1}
     assert_counts_exact()
 
@@ -365,7 +358,7 @@ def writes_counters(statement: str, template_id: int) -> bool:
 
 
 def test_writes_that_keep_approval_and_owner_touch_no_counter_row(client, auth, alice):
-    template_id = post_template(client, auth, alice)  # unapproved: alice has a counter row
+    template_id = create_template(client, auth, alice)["id"]  # unapproved: alice has a counter row
     assert counter_rows()[1] == {alice.user.id: 1}
 
     assert not writes_counters(

@@ -15,6 +15,7 @@ import requests
 from conftest import make_config
 from servers import (
     SECRET_KEY,
+    LiveClient,
     Server,
     fresh_mariadb_database,
     fresh_postgres_database,
@@ -51,13 +52,6 @@ def serve_in_thread(app) -> Iterator[str]:
         server.server_close()
 
 
-def http() -> requests.Session:
-    """A session that ignores proxies configured around the test run."""
-    session = requests.Session()
-    session.trust_env = False
-    return session
-
-
 @dataclass
 class Deployment:
     """One database served by gunicorn (two workers) and by a threaded in-process server."""
@@ -66,15 +60,11 @@ class Deployment:
     app_token: str
     admin_token: str = ""
 
-    def headers(self, **extra: str) -> dict[str, str]:
-        return {"x-application-token": self.app_token, "x-access-token": self.admin_token,
-                **extra}
+    def client(self, index: int = 0) -> LiveClient:
+        return LiveClient(self.urls[index % len(self.urls)], self.app_token, TIMEOUT)
 
     def call(self, method: str, path: str, **kwargs) -> requests.Response:
-        headers = self.headers(**kwargs.pop("headers", {}))
-        with http() as session:
-            return session.request(method, self.urls[0] + path, headers=headers,
-                                   timeout=TIMEOUT, **kwargs)
+        return self.client().call(method, path, self.admin_token, **kwargs)
 
     def race(self, method: str, path: str, bodies: list[dict | None],
              **headers: str) -> list[requests.Response]:
@@ -82,11 +72,10 @@ class Deployment:
         barrier = threading.Barrier(len(bodies))
 
         def writer(index: int) -> requests.Response:
-            with http() as session:
-                url = self.urls[index % len(self.urls)] + path
-                barrier.wait(timeout=TIMEOUT)
-                return session.request(method, url, json=bodies[index], timeout=TIMEOUT,
-                                       headers=self.headers(**headers))
+            client = self.client(index)
+            barrier.wait(timeout=TIMEOUT)
+            return client.call(method, path, self.admin_token, json=bodies[index],
+                               headers=headers)
 
         with ThreadPoolExecutor(len(bodies)) as pool:
             return list(pool.map(writer, range(len(bodies))))

@@ -6,6 +6,7 @@ import threading
 
 import pytest
 import requests
+from servers import LiveClient
 from werkzeug.serving import make_server
 
 TIMEOUT = 10
@@ -26,30 +27,24 @@ def base_url(app, monkeypatch):
     server.server_close()
 
 
-class OriginalClient:
-    """What the original scripts did: Basic login for a token, then form posts with headers."""
+class OriginalClient(LiveClient):
+    """What the original scripts did: Basic login for a token, then form posts with headers.
+
+    Its `login` answers with the whole response, and `call` sends form data as the token's user.
+    """
 
     def __init__(self, url: str, app_token: str):
-        self.url = url
-        self.app_token = app_token
+        super().__init__(url, app_token, TIMEOUT)
         self.token: str | None = None
 
-    def headers(self) -> dict:
-        headers = {"x-application-token": self.app_token}
-        if self.token:
-            headers["x-access-token"] = self.token
-        return headers
-
     def login(self, username: str, password: str) -> requests.Response:
-        response = requests.get(self.url + "/login", auth=(username, password),
-                                headers=self.headers(), timeout=TIMEOUT)
+        response = super().call("GET", "/login", auth=(username, password))
         if response.status_code == 200:
             self.token = response.json()["token"]
         return response
 
     def call(self, method: str, path: str, data: dict | None = None) -> requests.Response:
-        return requests.request(method, self.url + path, data=data, headers=self.headers(),
-                                timeout=TIMEOUT)
+        return super().call(method, path, self.token, data=data)
 
 
 @pytest.fixture
