@@ -1,14 +1,9 @@
-"""Where credentials are found in a request, and what a token says once verified (shared by
-authentication and rate limiting)."""
+"""Where credentials are found in a request (shared by authentication and rate limiting)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from flask import current_app, g, request
+from flask import request
 from werkzeug.datastructures import Authorization
-
-from . import security
 
 APP_TOKEN_HEADER = "x-application-token"
 ACCESS_TOKEN_HEADER = "x-access-token"
@@ -36,23 +31,3 @@ def basic_authorization() -> Authorization | None:
     except ValueError:  # Werkzeug lets base64 with non-ASCII characters raise
         return None
     return auth if auth is not None and auth.type == "basic" else None
-
-
-def verified_claims(token: str, token_type: str = "access") -> dict[str, Any]:
-    """The token's claims, verified once per request (`security.decode_token`); raises its
-    TokenError when the token must be refused.
-
-    The rate limiter's key and the decorators both need the request's access token verified:
-    the result is kept on `g`, for this request only, so the signature is checked once.
-    """
-    memo = g.setdefault("verified_tokens", {})
-    found = memo.get((token, token_type))
-    if found is None:
-        try:
-            found = security.decode_token(token, current_app.config["SECRET_KEY"], token_type)
-        except security.TokenError as error:
-            found = error
-        memo[token, token_type] = found
-    if isinstance(found, security.TokenError):
-        raise found
-    return dict(found)  # the caller's own copy

@@ -10,9 +10,11 @@ import hmac
 import secrets
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
+from types import MappingProxyType
 from typing import Any
 
 import jwt
@@ -82,12 +84,14 @@ def issue_token(secret: str, *, subject: str, session_id: str, token_type: str, 
     return IssuedToken(jwt.encode(claims, secret, algorithm=JWT_ALGORITHM), jti, ttl)
 
 
-def decode_token(token: str, secret: str, expected_type: str) -> dict[str, Any]:
-    """Verify signature (HS256 only), lifetime, every required claim and the token type.
+# Verified claims by token, so that a client's token is checked once, not on every request and
+# again by the rate limiter: the signature and claim checks cost more than the database lookups.
+# Only correctly signed tokens are kept; the lifetime is checked again on every use.
+VERIFIED_TOKENS_KEPT = 4096
 
-    Nothing is kept between calls: a request verifies its token once (credentials.py keeps the
-    result for the rest of that request), and no decision outlives the request that made it.
-    """
+
+@lru_cache(maxsize=VERIFIED_TOKENS_KEPT)
+def _verified_claims(token: str, secret: str) -> Mapping[str, Any]:
     try:
         claims = jwt.decode(
             token,
@@ -103,12 +107,26 @@ def decode_token(token: str, secret: str, expected_type: str) -> dict[str, Any]:
         raise TokenError("Token is invalid")
     if not all(isinstance(claims.get(name), str) for name in ("sub", "sid", "jti")):
         raise TokenError("Token is invalid")
-    # PyJWT's own rule (expired at `exp` exactly), on this module's clock, which tests can move.
+    return MappingProxyType(claims)
+
+
+def decode_token(token: str, secret: str, expected_type: str) -> dict[str, Any]:
+    """Verify signature (HS256 only), lifetime, every required claim and the token type."""
+    claims = _verified_claims(token, secret)
+    # PyJWT's own rule, applied again to a token verified earlier: expired at `exp` exactly.
     if claims["exp"] <= time.time():
         raise TokenExpired("Token has expired")
     if claims["type"] != expected_type:
         raise TokenError("Token is invalid")
-    return claims
+    return dict(claims)  # the caller's own copy; the kept claims stay as verified
+
+
+def unverified_subject(token: str, secret: str) -> str | None:
+    """The `sub` of a correctly signed access token, or None; for keying rate limits."""
+    try:
+        return decode_token(token, secret, "access")["sub"]
+    except TokenError:
+        return None
 
 
 def new_session_id() -> str:

@@ -447,47 +447,7 @@ def test_every_login_checks_exactly_one_hash_of_the_users_method(hash_method, cl
     assert password_checks == [users_method]
 
 
-# --- a token is verified once per request, its lifetime on every use -----------------------------
-
-
-@pytest.fixture
-def decodes(monkeypatch) -> list[str]:
-    """Every signature check PyJWT makes, by token."""
-    seen: list[str] = []
-    real = security.jwt.decode
-
-    def counting(token, *args, **kwargs):
-        seen.append(token)
-        return real(token, *args, **kwargs)
-
-    monkeypatch.setattr(security.jwt, "decode", counting)
-    return seen
-
-
-@pytest.fixture(params=[False, True], ids=["unlimited", "rate-limited"])
-def limits(request, app_config) -> bool:
-    """With rate limits on, the limiter's key function reads the access token too."""
-    app_config["RATELIMIT_ENABLED"] = request.param
-    return request.param
-
-
-def test_a_request_verifies_its_token_once_and_no_later_request_reuses_it(
-        limits, client, auth, alice, decodes):
-    """The rate limiter's key and `token_required` share one check; the next request checks
-    again (nothing is kept across requests)."""
-    for expected in (1, 2):
-        response = client.get("/user/me", headers=auth.headers(alice))
-        assert response.status_code == 200
-        assert ("X-RateLimit-Limit" in response.headers) == limits
-        assert decodes == [alice.tokens["token"]] * expected
-
-
-def test_a_refused_token_is_checked_once_per_request_too(limits, client, auth, alice, decodes):
-    token = alice.tokens["token"][:-2] + "xx"
-    response = client.get("/user/me", headers={**auth.headers(), "x-access-token": token})
-    assert_problem(response, 401, "Token is invalid")
-    assert ("X-RateLimit-Limit" in response.headers) == limits
-    assert decodes == [token]
+# --- verified tokens are kept, their lifetime is not ------------------------------------------
 
 
 def test_a_kept_verification_still_expires(app, alice, monkeypatch):
