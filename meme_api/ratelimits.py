@@ -22,7 +22,7 @@ def default_key() -> str:
     """Per user, else per application token, else per client address."""
     token = presented_access_token()
     if token:
-        subject = security.unverified_subject(token, current_app.config["SECRET_KEY"])
+        subject = security.verified_subject(token, current_app.config["SECRET_KEY"])
         if subject:
             return f"user:{subject}"
     app_token = presented_app_token()
