@@ -9,6 +9,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -247,6 +248,23 @@ class Server:
                 return found.group(1)
             time.sleep(0.02)
         raise AssertionError(f"no access-log line for request {request_id}")
+
+
+@contextmanager
+def serve_in_thread(app) -> Iterator[str]:
+    """The app on a free local port, one thread per request; yields its base URL."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(SOCKET_TIMEOUT)
+        server.server_close()
 
 
 @contextmanager

@@ -7,7 +7,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import pytest
@@ -22,9 +22,9 @@ from servers import (
     migrate,
     running,
     seed,
+    serve_in_thread,
     server_env,
 )
-from werkzeug.serving import make_server
 
 from meme_api import create_app
 from meme_api.extensions import db
@@ -35,21 +35,6 @@ SIGNUPS = 20
 # Races are won by timing: several rounds make a broken check all but certain to show.
 ROUNDS = 5
 PROBLEM = "application/problem+json"
-
-
-@contextmanager
-def serve_in_thread(app) -> Iterator[str]:
-    """The app on a free local port, one thread per request; yields its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(TIMEOUT)
-        server.server_close()
 
 
 @dataclass

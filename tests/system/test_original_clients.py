@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 import requests
-from servers import LiveClient
-from werkzeug.serving import make_server
+from servers import LiveClient, serve_in_thread
 
 TIMEOUT = 10
 
@@ -17,14 +14,8 @@ def base_url(app, monkeypatch):
     """The app served on a free local port in a background thread, shut down afterwards."""
     for name in ("NO_PROXY", "no_proxy"):  # a proxy configured around us must not intercept
         monkeypatch.setenv(name, "127.0.0.1")
-    server = make_server("127.0.0.1", 0, app)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(TIMEOUT)
-    server.server_close()
+    with serve_in_thread(app) as url:
+        yield url
 
 
 class OriginalClient(LiveClient):
