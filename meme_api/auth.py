@@ -6,12 +6,13 @@ They sit directly under `@bp.route`, in that order, and the current user is reac
 
 from __future__ import annotations
 
+from collections import namedtuple
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import wraps
 
 from flask import current_app, g
-from sqlalchemy import Row, bindparam, or_, select, update
+from sqlalchemy import Row, and_, bindparam, or_, select, update
 
 from . import security
 from .credentials import presented_access_token, presented_app_token
@@ -22,8 +23,8 @@ from .models import AuthSession, ClientApp, User, utcnow
 BEARER_CHALLENGE = 'Bearer realm="meme_api"'
 LAST_USED_RESOLUTION = timedelta(seconds=60)
 
-# The two lookups every authenticated request makes: Core statements built once, with bound
-# parameters, reading plain rows. Building a statement, computing the cache key of a new statement
+# The lookups of authenticated requests: Core statements built once, with bound parameters,
+# reading plain rows. Building a statement, computing the cache key of a new statement
 # object and loading ORM objects each cost more than running these indexed lookups.
 APP = ClientApp.__table__.c
 APP_BY_TOKEN_HASH = select(
@@ -31,11 +32,25 @@ APP_BY_TOKEN_HASH = select(
     APP.last_used, APP.revoked,
 ).where(or_(APP.token_hash == bindparam("digest"), APP.previous_token_hash == bindparam("digest")))
 USER, SESSION = User.__table__.c, AuthSession.__table__.c
-CALLER_BY_SESSION = (
-    select(USER.id, USER.public_id, USER.username, USER.admin, USER.active, USER.created,
-           SESSION.id.label("session_id"), SESSION.revoked)
-    .select_from(User.__table__.join(AuthSession.__table__, SESSION.user_id == USER.id))
-    .where(SESSION.id == bindparam("sid"), USER.public_id == bindparam("sub"))
+CALLER_COLUMNS = (USER.id, USER.public_id, USER.username, USER.admin, USER.active, USER.created,
+                  SESSION.id.label("session_id"), SESSION.revoked)  # Caller's fields, then revoked
+USER_WITH_SESSIONS = User.__table__.join(AuthSession.__table__, SESSION.user_id == USER.id)
+IS_THE_SESSION = and_(SESSION.id == bindparam("sid"), USER.public_id == bindparam("sub"))
+CALLER_BY_SESSION = select(*CALLER_COLUMNS).select_from(USER_WITH_SESSIONS).where(IS_THE_SESSION)
+# Both at once, for views that need an app and a user: the app's row, and the caller's columns
+# (NULL where the token's session, or its user, does not exist). Joined left-deep, each join on
+# its own condition; `client_apps.id IS NOT NULL` (always true) ties the first join to the app
+# for SQLAlchemy's cartesian-product check.
+APP_COLUMNS = len(APP_BY_TOKEN_HASH.selected_columns)
+AppRow = namedtuple("AppRow", [column.key for column in APP_BY_TOKEN_HASH.selected_columns])
+APP_AND_CALLER = (
+    select(*APP_BY_TOKEN_HASH.selected_columns, *CALLER_COLUMNS)
+    .select_from(
+        ClientApp.__table__
+        .outerjoin(AuthSession.__table__, and_(APP.id.is_not(None), SESSION.id == bindparam("sid")))
+        .outerjoin(User.__table__, and_(USER.id == SESSION.user_id,
+                                        USER.public_id == bindparam("sub"))))
+    .where(APP_BY_TOKEN_HASH.whereclause)
 )
 
 
@@ -54,12 +69,6 @@ class Caller:
     active: bool
     created: datetime
     session_id: str
-
-    @classmethod
-    def from_row(cls, row: Row) -> Caller:
-        """The caller a row of `CALLER_BY_SESSION` names."""
-        return cls(id=row.id, public_id=row.public_id, username=row.username, admin=row.admin,
-                   active=row.active, created=row.created, session_id=row.session_id)
 
     @classmethod
     def of(cls, user: User, session_id: str) -> Caller:
@@ -85,10 +94,23 @@ def user_token_error(message: str) -> ApiError:
     return ApiError(401, message, headers={"WWW-Authenticate": BEARER_CHALLENGE})
 
 
-def find_client_app(token: str) -> Row | None:
-    """The live application a token belongs to (current token, or previous within its grace)."""
+def find_client_app(token: str, claims: dict | None = None) -> Row | AppRow | None:
+    """The live application a token belongs to (current token, or previous within its grace).
+
+    With the verified `claims` of the request's access token, the same statement also reads the
+    caller and their login session, for `authenticate` (one round trip instead of two).
+    """
     digest = security.hash_app_token(token)
-    client = db.session.execute(APP_BY_TOKEN_HASH, {"digest": digest}).first()
+    if claims is None:
+        client = db.session.execute(APP_BY_TOKEN_HASH, {"digest": digest}).first()
+    else:
+        row = db.session.execute(
+            APP_AND_CALLER, {"digest": digest, "sid": claims["sid"], "sub": claims["sub"]},
+        ).first()
+        client = None if row is None else AppRow(*row[:APP_COLUMNS])
+        if row is not None:
+            # Keyed by the token, so only that token's authentication can take it.
+            g.prefetched_caller = (claims["jti"], row[APP_COLUMNS:])
     if client is None or client.revoked:
         return None
     if security.app_token_matches(client.token_hash, digest):
@@ -100,7 +122,18 @@ def find_client_app(token: str) -> Row | None:
     return None
 
 
-def _touch_last_used(client: Row) -> None:
+def access_claims() -> dict | None:
+    """The verified claims of the request's access token, or None (`token_required` says why)."""
+    token = presented_access_token()
+    if not token:
+        return None
+    try:
+        return security.decode_token(token, current_app.config["SECRET_KEY"], "access")
+    except security.TokenError:
+        return None
+
+
+def _touch_last_used(client: Row | AppRow) -> None:
     """Record use at most about once a minute per app, so reads stay free of writes."""
     now = utcnow()
     if client.last_used is not None and now - client.last_used < LAST_USED_RESOLUTION:
@@ -119,13 +152,17 @@ def _touch_last_used(client: Row) -> None:
 def app_token(view):
     """Require a registered, unrevoked client application (`x-application-token`)."""
 
+    # A view that also needs a user (`token_required` below) gets its caller read together with
+    # the application, when the access token is a valid one.
+    reads_caller = getattr(view, "needs_user", False)
+
     @wraps(view)
     def wrapper(*args, **kwargs):
         if current_app.config["REQUIRE_APP_TOKEN"]:
             token = presented_app_token()
             if not token:
                 raise ApiError(401, "Application token is missing")
-            client = find_client_app(token)
+            client = find_client_app(token, access_claims() if reads_caller else None)
             if client is None:
                 raise ApiError(401, "Application token is invalid")
             _touch_last_used(client)
@@ -142,11 +179,19 @@ def authenticate(token: str, token_type: str = "access") -> tuple[Caller, dict]:
         claims = security.decode_token(token, current_app.config["SECRET_KEY"], token_type)
     except security.TokenError as error:
         raise user_token_error(str(error)) from None
-    row = db.session.execute(CALLER_BY_SESSION,
-                             {"sid": claims["sid"], "sub": claims["sub"]}).first()
-    if row is None or row.revoked or not row.active:
+    prefetched = g.pop("prefetched_caller", None)
+    if prefetched is not None and prefetched[0] == claims["jti"]:
+        row = prefetched[1]  # read with the application (`find_client_app`)
+        row = None if row[0] is None else row  # no such session, or not this user's
+    else:
+        row = db.session.execute(CALLER_BY_SESSION,
+                                 {"sid": claims["sid"], "sub": claims["sub"]}).first()
+    if row is None:
         raise user_token_error("Token has been revoked")
-    return Caller.from_row(row), claims
+    caller, revoked = Caller(*row[:-1]), row[-1]
+    if revoked or not caller.active:
+        raise user_token_error("Token has been revoked")
+    return caller, claims
 
 
 def token_required(view):

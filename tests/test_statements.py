@@ -94,7 +94,9 @@ class World:
 # (method, rule) -> Budget(statements, request): the statements of the request once the pool is
 # warm and the app token's `last_used` is settled. Each comment names them in order:
 #   app           the application-token lookup
-#   user+session  the one query that loads the caller and their login session
+#   app+caller    the application, the caller and their login session, in one query (for
+#                 routes that need a user; `app` alone for those that do not)
+#   user+session  the user and login session a refresh token names
 #   reload X      X read again because the commit expired it (the answer reads it)
 # The request log reads nothing: the caller and the app are plain rows read before any commit.
 # Where a backend legitimately sends another number, write {"sqlite": n, "postgresql": n,
@@ -107,69 +109,69 @@ STATEMENT_BUDGET: dict[tuple[str, str], Budget] = {
     ("GET", "/login"): Budget(3, lambda w: w.basic_admin("/login")),
     # app; user by name; INSERT session
     ("POST", "/login"): Budget(3, lambda w: w.basic_admin("/login")),
-    # app; user+session; UPDATE session (rotation)
+    # app; user+session (the refresh token's); UPDATE session (rotation)
     ("POST", "/token/refresh"): Budget(3, lambda w: Call(
         "/token/refresh", w.auth.headers(),
         json={"refresh_token": w.admin.tokens["refresh_token"]})),
-    # app; user+session; UPDATE session
-    ("POST", "/logout"): Budget(3, lambda w: w.as_admin("/logout")),
-    # app; user+session; UPDATE sessions
-    ("POST", "/logout/all"): Budget(3, lambda w: w.as_admin("/logout/all")),
+    # app+caller; UPDATE session
+    ("POST", "/logout"): Budget(2, lambda w: w.as_admin("/logout")),
+    # app+caller; UPDATE sessions
+    ("POST", "/logout/all"): Budget(2, lambda w: w.as_admin("/logout/all")),
 
     # --- users (contract §3)
-    # app; user+session; INSERT user; reload user (its defaults, for the answer)
-    ("POST", "/user"): Budget(4, lambda w: w.as_admin(
+    # app+caller; INSERT user; reload user (its defaults, for the answer)
+    ("POST", "/user"): Budget(3, lambda w: w.as_admin(
         "/user", json={"username": "carol", "password": "carolpass1"}, status=201)),
-    # app; user+session; COUNT; page
-    ("GET", "/user"): Budget(4, lambda w: w.as_admin("/user")),
-    # app; user+session
-    ("GET", "/user/me"): Budget(2, lambda w: w.as_admin("/user/me")),
-    # app; user+session; the caller's user row; UPDATE user; UPDATE sessions; INSERT session
-    ("POST", "/user/me/password"): Budget(6, lambda w: w.as_alice(
+    # app+caller; COUNT; page
+    ("GET", "/user"): Budget(3, lambda w: w.as_admin("/user")),
+    # app+caller
+    ("GET", "/user/me"): Budget(1, lambda w: w.as_admin("/user/me")),
+    # app+caller; the caller's user row; UPDATE user; UPDATE sessions; INSERT session
+    ("POST", "/user/me/password"): Budget(5, lambda w: w.as_alice(
         "/user/me/password",
         json={"current_password": w.alice.password, "new_password": "newalicepass1"})),
-    # app; user+session; user
-    ("GET", "/user/<public_id>"): Budget(3, lambda w: w.as_admin(f"/user/{w.alice.public_id}")),
-    # app; user+session; user; UPDATE user; reload user (for the answer)
-    ("PUT", "/user/<public_id>"): Budget(5, lambda w: w.as_admin(f"/user/{w.alice.public_id}")),
-    # app; user+session; user; UPDATE user; reload user (for the answer)
-    ("PATCH", "/user/<public_id>"): Budget(5, lambda w: w.as_admin(
+    # app+caller; user
+    ("GET", "/user/<public_id>"): Budget(2, lambda w: w.as_admin(f"/user/{w.alice.public_id}")),
+    # app+caller; user; UPDATE user; reload user (for the answer)
+    ("PUT", "/user/<public_id>"): Budget(4, lambda w: w.as_admin(f"/user/{w.alice.public_id}")),
+    # app+caller; user; UPDATE user; reload user (for the answer)
+    ("PATCH", "/user/<public_id>"): Budget(4, lambda w: w.as_admin(
         f"/user/{w.alice.public_id}", json={"username": "alicia"})),
-    # app; user+session; user; DELETE user
-    ("DELETE", "/user/<public_id>"): Budget(4, lambda w: w.as_admin(
+    # app+caller; user; DELETE user
+    ("DELETE", "/user/<public_id>"): Budget(3, lambda w: w.as_admin(
         f"/user/{w.alice.public_id}")),
 
     # --- templates (contract §4)
-    # app; user+session; INSERT template; reload template+owner (for the answer)
-    ("POST", "/template"): Budget(4, lambda w: w.as_alice(
+    # app+caller; INSERT template; reload template+owner (for the answer)
+    ("POST", "/template"): Budget(3, lambda w: w.as_alice(
         "/template", json={"title": "Cat", "url": "https://e.org/cat.png"}, status=201)),
-    # app; user+session; kept total (template_totals); page
-    ("GET", "/template"): Budget(4, lambda w: w.as_alice("/template")),
-    # app; user+session; kept total (template_totals); page
-    ("GET", "/"): Budget(4, lambda w: w.as_alice("/")),
-    # app; user+session; template+owner
-    ("GET", "/template/<int:template_id>"): Budget(3, lambda w: w.as_alice(
+    # app+caller; kept total (template_totals); page
+    ("GET", "/template"): Budget(3, lambda w: w.as_alice("/template")),
+    # app+caller; kept total (template_totals); page
+    ("GET", "/"): Budget(3, lambda w: w.as_alice("/")),
+    # app+caller; template+owner
+    ("GET", "/template/<int:template_id>"): Budget(2, lambda w: w.as_alice(
         f"/template/{w.template_id}")),
-    # app; user+session; template+owner; UPDATE template; reload template+owner
-    ("PUT", "/template/<int:template_id>"): Budget(5, lambda w: w.as_alice(
+    # app+caller; template+owner; UPDATE template; reload template+owner
+    ("PUT", "/template/<int:template_id>"): Budget(4, lambda w: w.as_alice(
         f"/template/{w.template_id}", json={"title": "New", "url": "https://e.org/new.png"})),
-    # app; user+session; template+owner; UPDATE template; reload template+owner
-    ("PATCH", "/template/<int:template_id>"): Budget(5, lambda w: w.as_alice(
+    # app+caller; template+owner; UPDATE template; reload template+owner
+    ("PATCH", "/template/<int:template_id>"): Budget(4, lambda w: w.as_alice(
         f"/template/{w.template_id}", json={"title": "New"})),
-    # app; user+session; template+owner; DELETE template
-    ("DELETE", "/template/<int:template_id>"): Budget(4, lambda w: w.as_alice(
+    # app+caller; template+owner; DELETE template
+    ("DELETE", "/template/<int:template_id>"): Budget(3, lambda w: w.as_alice(
         f"/template/{w.template_id}")),
 
     # --- client applications (contract §7)
-    # app; user+session; apps
-    ("GET", "/app"): Budget(3, lambda w: w.as_admin("/app")),
-    # app; user+session; INSERT app; reload app (for the answer)
-    ("POST", "/app"): Budget(4, lambda w: w.as_admin(
+    # app+caller; apps
+    ("GET", "/app"): Budget(2, lambda w: w.as_admin("/app")),
+    # app+caller; INSERT app; reload app (for the answer)
+    ("POST", "/app"): Budget(3, lambda w: w.as_admin(
         "/app", json={"name": "mobile"}, status=201)),
-    # app; user+session; app by name; UPDATE app; reload app (for the answer)
-    ("DELETE", "/app/<name>"): Budget(5, lambda w: w.as_admin(f"/app/{w.other_app}")),
-    # app; user+session; app by name; UPDATE app; reload app (for the answer)
-    ("POST", "/app/<name>/rotate"): Budget(5, lambda w: w.as_admin(
+    # app+caller; app by name; UPDATE app; reload app (for the answer)
+    ("DELETE", "/app/<name>"): Budget(4, lambda w: w.as_admin(f"/app/{w.other_app}")),
+    # app+caller; app by name; UPDATE app; reload app (for the answer)
+    ("POST", "/app/<name>/rotate"): Budget(4, lambda w: w.as_admin(
         f"/app/{w.other_app}/rotate")),
 
     # --- operations and documentation (contract §8): no tokens
@@ -476,11 +478,11 @@ def test_refused_credentials_cost_at_most_the_app_lookup(app, client, world):
     assert not failures, "\n".join(failures)
 
 
-# --- 6. the caller's lookup -----------------------------------------------------------------------
+# --- 6. the caller is read with the app, and only for its own token -------------------------------
 
 
-def test_a_session_that_is_gone_is_401(client, auth, alice):
-    """The app matches but the token's session does not: revoked, after the two lookups."""
+def test_a_session_that_is_gone_is_401_through_the_joined_lookup(client, auth, alice):
+    """The app matches but the token's session does not: the outer join's NULLs mean revoked."""
     assert client.get("/user/me", headers=auth.headers(alice)).status_code == 200  # last_used
     db.session.execute(AuthSession.__table__.delete().where(AuthSession.user_id == alice.user.id))
     db.session.commit()
@@ -488,7 +490,7 @@ def test_a_session_that_is_gone_is_401(client, auth, alice):
         response = client.get("/user/me", headers=auth.headers(alice))
     assert response.status_code == 401
     assert response.get_json()["message"] == "Token has been revoked"
-    assert len(sent) == 2, listing(sent)  # app; user+session
+    assert len(sent) == 1, listing(sent)
 
 
 def test_without_app_tokens_the_caller_is_read_alone(app, client, auth, alice):
