@@ -3,7 +3,8 @@
 The database is SQLite in a temporary folder unless `TEST_DATABASE_URL` names a server
 (PostgreSQL or MariaDB). Only the migrations make the schema, here as in production: they run
 once per session per database, and each test then starts from that schema with no rows (see
-`fresh_database`). A test that makes its own app on another database calls `migrated(url)`.
+`fresh_database`). A test that makes its own app on another database builds the schema with
+`upgrade_to_head()` in that app's context, never with `db.create_all()`.
 """
 
 from __future__ import annotations
