@@ -11,7 +11,7 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 from flask import Flask, request
-from sqlalchemy import Engine, event
+from sqlalchemy import event
 
 from .encoding import FastJSONProvider
 
@@ -79,6 +79,9 @@ def register_extensions(app: Flask) -> None:
     from .extensions import CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS, cors, db, limiter, migrate
 
     db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():  # this app's engines only, not every Engine there is
+            event.listen(engine, "connect", sqlite_pragmas)
     limiter.init_app(app)
     if app.config["CORS_ORIGINS"]:
         # Nothing without an `Origin`; `Vary: Origin` goes on every answer (response_headers).
@@ -89,8 +92,7 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=directory, render_as_batch=True, compare_type=True)
 
 
-@event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+def sqlite_pragmas(dbapi_connection, connection_record) -> None:
     """SQLite settings, per connection: foreign keys, and a write-ahead log.
 
     SQLite enforces foreign keys only when asked to. The write-ahead log lets the workers read

@@ -31,8 +31,8 @@ def default_key() -> str:
         token = None  # refused by the view (401); counted against the app or address meanwhile
     if token:
         config = current_app.config
-        subject = security.unverified_subject(token, config["SECRET_KEY"],
-                                              config["ACCESS_TOKEN_TTL"])
+        subject = security.verified_subject(token, config["SECRET_KEY"],
+                                            config["ACCESS_TOKEN_TTL"])
         if subject:
             return f"user:{subject}"
     app_token = presented_app_token()

@@ -89,8 +89,10 @@ def issue_token(secret: str, *, subject: str, session_id: str, token_type: str, 
 
 
 # Verified claims by token, so that a client's token is checked once, not on every request and
-# again by the rate limiter: the signature and claim checks cost more than the database lookups.
-# Only correctly signed tokens are kept; the lifetime is checked again on every use.
+# again by the rate limiter: the signature and claim checks cost more than the database lookups
+# (measured: BENCHMARKS.md, "Issue 14"). Only correctly signed tokens are kept, keyed by token and
+# secret: what is kept cannot become false. What time changes is checked on every use (the
+# lifetime, below); a claim check added later that depends on time (`nbf`) must go there too.
 VERIFIED_TOKENS_KEPT = 4096
 
 
@@ -146,8 +148,9 @@ def decode_token(token: str, secret: str, expected_type: str, *,
     return dict(claims)  # the caller's own copy; the kept claims stay as verified
 
 
-def unverified_subject(token: str, secret: str, max_lifetime: int) -> str | None:
-    """The `sub` of a correctly signed access token, or None; for keying rate limits."""
+def verified_subject(token: str, secret: str, max_lifetime: int) -> str | None:
+    """The `sub` of a valid access token (verified like any other), or None; for keying rate
+    limits."""
     try:
         return decode_token(token, secret, "access", max_lifetime=max_lifetime)["sub"]
     except TokenError:

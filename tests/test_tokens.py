@@ -452,6 +452,38 @@ def test_every_login_checks_exactly_one_hash_of_the_users_method(hash_method, cl
 # --- verified tokens are kept, their lifetime is not ------------------------------------------
 
 
+@pytest.fixture
+def decodes(monkeypatch) -> list[str]:
+    """Every signature check PyJWT makes, by token."""
+    seen: list[str] = []
+    real = security.jwt.decode
+
+    def counting(token, *args, **kwargs):
+        seen.append(token)
+        return real(token, *args, **kwargs)
+
+    monkeypatch.setattr(security.jwt, "decode", counting)
+    return seen
+
+
+@pytest.fixture(params=[False, True], ids=["unlimited", "rate-limited"])
+def limits(request, app_config) -> bool:
+    """With rate limits on, the limiter's key function reads the access token too."""
+    app_config["RATELIMIT_ENABLED"] = request.param
+    return request.param
+
+
+def test_a_token_is_verified_once_for_the_limiter_and_the_decorators(
+        limits, client, auth, alice, decodes):
+    """What the kept verification buys: one PyJWT check of a token, however often it is used."""
+    token = alice.tokens["token"]
+    for _ in range(2):
+        response = client.get("/user/me", headers=auth.headers(alice))
+        assert response.status_code == 200
+        assert ("X-RateLimit-Limit" in response.headers) == limits
+    assert decodes == [token]
+
+
 def verified(token: str, secret: str, token_type: str = "access") -> dict:
     return security.decode_token(token, secret, token_type, max_lifetime=LIFETIME)
 
