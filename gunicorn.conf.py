@@ -32,6 +32,12 @@ graceful_timeout = 8
 # where that can stall, /dev/shm is memory.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
 
+# Gunicorn 25.1 added a control socket for `gunicornc`, created by default in $XDG_RUNTIME_DIR or
+# ~/.gunicorn: the image's user has no home, so every boot logged "Control server error". Nothing
+# here uses gunicornc (signals and the orchestrator manage the process), so it is off; that also
+# keeps several servers on one machine from fighting over one socket.
+control_socket_disable = True
+
 # The app writes one JSON line per request to stdout (contract §8); gunicorn's own access log
 # would only duplicate it. Gunicorn's errors and lifecycle messages go to stderr.
 accesslog = None

@@ -25,10 +25,11 @@ REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
 
 
-def build_app(database_url: str):
+def build_app(database_url: str, overrides: dict[str, str] | None = None):
     """The service configured as the benchmark runs it; request-log lines go to /dev/null."""
     os.environ.update({"APP_ENV": "production", "SECRET_KEY": secrets.token_urlsafe(48),
-                       "RATELIMIT_ENABLED": "false", "DATABASE_URL": database_url})
+                       "RATELIMIT_ENABLED": "false", "DATABASE_URL": database_url,
+                       **(overrides or {})})
     from meme_api import create_app
 
     sink = open(os.devnull, "w")  # noqa: SIM115 - open for the life of the process

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 from flask import Flask, request
-from sqlalchemy import Engine, event
+from sqlalchemy import event
 
 from .encoding import FastJSONProvider
 
@@ -34,6 +34,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json = FastJSONProvider(app)
     register_config(app, test_config)
     register_proxy_fix(app)
+    register_response_headers(app)  # before the extensions: its hook must run after theirs
     register_extensions(app)
     register_hooks(app)
     register_blueprints(app)
@@ -68,20 +69,30 @@ def register_proxy_fix(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
 
+def register_response_headers(app: Flask) -> None:
+    from .response_headers import register_response_headers as register
+
+    register(app)
+
+
 def register_extensions(app: Flask) -> None:
     from .extensions import CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS, cors, db, limiter, migrate
 
     db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():  # this app's engines only, not every Engine there is
+            event.listen(engine, "connect", sqlite_pragmas)
     limiter.init_app(app)
     if app.config["CORS_ORIGINS"]:
+        # Nothing without an `Origin`; `Vary: Origin` goes on every answer (response_headers).
         cors.init_app(app, origins=app.config["CORS_ORIGINS"], allow_headers=CORS_ALLOW_HEADERS,
-                      expose_headers=CORS_EXPOSE_HEADERS, max_age=600)
+                      expose_headers=CORS_EXPOSE_HEADERS, max_age=600, always_send=False,
+                      vary_header=False)
     directory = str(MIGRATIONS_DIR) if MIGRATIONS_DIR.is_dir() else "migrations"
     migrate.init_app(app, db, directory=directory, render_as_batch=True, compare_type=True)
 
 
-@event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+def sqlite_pragmas(dbapi_connection, connection_record) -> None:
     """SQLite settings, per connection: foreign keys, and a write-ahead log.
 
     SQLite enforces foreign keys only when asked to. The write-ahead log lets the workers read

@@ -6,9 +6,11 @@ Shared by the API and the CLI.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import bindparam, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from .auth import Caller
@@ -20,6 +22,7 @@ from .query import Field as QueryField
 from .query.portable import iso_utc
 from .resource import PUBLIC_ID_SCHEMA, TIMESTAMP_SCHEMA, Output, Resource
 from .security import hash_password
+from .sessions import revoke_user_sessions
 from .shapes import Field, Shape
 
 USERNAME_TAKEN = "Username is already taken"
@@ -149,13 +152,69 @@ def load_user(public_id: str) -> tuple[User, dict]:
     return row[0], USER.item(row[1:])
 
 
-def ensure_not_last_admin(user: User) -> None:
-    """409 if taking `user` out of the active admins would leave none."""
-    if not (user.admin and user.active):
-        return
-    # FOR UPDATE (on backends with row locks) makes two admins demoting each other take turns.
-    admins = db.session.scalars(
-        select(User.id).where(User.admin.is_(True), User.active.is_(True)).with_for_update()
-    ).all()
-    if set(admins) <= {user.id}:
-        raise ApiError(409, "The last active admin cannot be demoted, deactivated or deleted")
+# Who counts as an admin for the last-admin rule: one predicate, for a later role column to
+# replace.
+ACTIVE_ADMIN = and_(User.admin.is_(True), User.active.is_(True))
+LAST_ADMIN = "The last active admin cannot be demoted, deactivated or deleted"
+
+
+def lock_active_admins() -> set[int]:
+    """The ids of the active admins, read so that no other change to them commits before ours.
+
+    PostgreSQL and MariaDB: the rows are locked (`FOR UPDATE`), in id order so that two requests
+    never wait for each other crosswise; a request that waited reads the rows as committed by
+    the one it waited for (READ COMMITTED), so it sees the admin that request removed as gone.
+    SQLite has no row locks: the transaction takes the database's write lock before it reads
+    (`BEGIN IMMEDIATE`, waiting up to the busy timeout), so writers take turns and no other one
+    can commit between this read and our write (which would otherwise answer SQLITE_BUSY).
+    """
+    connection = db.session.connection()
+    if connection.dialect.name == "sqlite":
+        # pysqlite opens a transaction only before a write; one already open holds the lock.
+        if not connection.connection.dbapi_connection.in_transaction:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        query = select(User.id).where(ACTIVE_ADMIN)
+    else:
+        query = select(User.id).where(ACTIVE_ADMIN).order_by(User.id).with_for_update()
+    return set(db.session.scalars(query))
+
+
+def keep_an_active_admin(user: User, actor_id: int) -> None:
+    """Guard a change that takes `user` out of the active admins, until the commit.
+
+    Decided on the rows as they are now, under `lock_active_admins`: 403 if the actor is no
+    longer an active admin (another request took their rights first), 409 if `user` is the last.
+    """
+    admins = lock_active_admins()
+    if actor_id not in admins:
+        raise ApiError(403)
+    if admins <= {user.id}:
+        raise ApiError(409, LAST_ADMIN)
+
+
+def change_account(user: User, actor_id: int, changes: Mapping[str, Any]) -> None:
+    """Apply validated changes (username, password, admin, active) to `user` and commit.
+
+    Demoting or deactivating is one atomic decision with the last-admin rule; deactivating and a
+    new password revoke every token of the user in the same commit.
+    """
+    deactivating = changes.get("active") is False and user.active
+    # Hashed first: the slow part stays outside the locks the guard takes.
+    new_hash = password_hash(changes["password"]) if "password" in changes else None
+    if changes.get("admin") is False or changes.get("active") is False:
+        keep_an_active_admin(user, actor_id)
+    for name in ("username", "admin", "active"):
+        if name in changes:
+            setattr(user, name, changes[name])
+    if new_hash is not None:
+        user.password_hash = new_hash
+    if deactivating or "password" in changes:
+        revoke_user_sessions(user)
+    commit_unique(USERNAME_TAKEN, "username")
+
+
+def delete_account(user: User, actor_id: int) -> None:
+    """Delete `user` and commit, unless that would leave no active admin."""
+    keep_an_active_admin(user, actor_id)
+    db.session.delete(user)
+    db.session.commit()

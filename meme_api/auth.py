@@ -15,14 +15,16 @@ from flask import current_app, g
 from sqlalchemy import Row, and_, bindparam, or_, select, update
 
 from . import security
-from .credentials import presented_access_token, presented_app_token
+from .credentials import ConflictingAccessTokens, presented_access_token, presented_app_token
 from .errors import ApiError
 from .extensions import db
 from .models import AuthSession, ClientApp, User, utcnow
 from .query.portable import iso_utc
 
 BEARER_CHALLENGE = 'Bearer realm="meme_api"'
+TOKENS_DISAGREE = "x-access-token and Authorization: Bearer carry different tokens; send one"
 LAST_USED_RESOLUTION = timedelta(seconds=60)
+TOKEN_LIFETIMES = {"access": "ACCESS_TOKEN_TTL", "refresh": "REFRESH_TOKEN_TTL"}
 
 # The lookups of authenticated requests: Core statements built once, with bound parameters,
 # reading plain rows. Building a statement, computing the cache key of a new statement
@@ -126,13 +128,36 @@ def find_client_app(token: str, claims: dict | None = None) -> Row | AppRow | No
     return None
 
 
+def decode_user_token(token: str, token_type: str) -> dict:
+    """`security.decode_token` with this app's secret and the configured lifetime of the type."""
+    config = current_app.config
+    return security.decode_token(token, config["SECRET_KEY"], token_type,
+                                 max_lifetime=config[TOKEN_LIFETIMES[token_type]])
+
+
+def request_access_token() -> str | None:
+    """The request's access token; 401 when `x-access-token` and `Bearer` carry different ones.
+
+    RFC 6750 §3.1 names this `invalid_request`, said in the challenge; the status is the 401 that
+    contract §2 gives every problem with the user token.
+    """
+    try:
+        return presented_access_token()
+    except ConflictingAccessTokens:
+        raise ApiError(401, TOKENS_DISAGREE, headers={
+            "WWW-Authenticate": f'{BEARER_CHALLENGE}, error="invalid_request"'}) from None
+
+
 def access_claims() -> dict | None:
     """The verified claims of the request's access token, or None (`token_required` says why)."""
-    token = presented_access_token()
+    try:
+        token = presented_access_token()
+    except ConflictingAccessTokens:
+        return None
     if not token:
         return None
     try:
-        return security.decode_token(token, current_app.config["SECRET_KEY"], "access")
+        return decode_user_token(token, "access")
     except security.TokenError:
         return None
 
@@ -180,7 +205,7 @@ def app_token(view):
 def authenticate(token: str, token_type: str = "access") -> tuple[Caller, dict]:
     """The live user and login session behind a token, in one indexed lookup."""
     try:
-        claims = security.decode_token(token, current_app.config["SECRET_KEY"], token_type)
+        claims = decode_user_token(token, token_type)
     except security.TokenError as error:
         raise user_token_error(str(error)) from None
     prefetched = g.pop("prefetched_caller", None)
@@ -203,7 +228,7 @@ def token_required(view):
 
     @wraps(view)
     def wrapper(*args, **kwargs):
-        token = presented_access_token()
+        token = request_access_token()
         if not token:
             raise user_token_error("Token is missing")
         g.current_user, _ = authenticate(token)

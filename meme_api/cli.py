@@ -1,4 +1,7 @@
-"""Commands of contract §9: create-admin, apps register|list|revoke, seed; wait-db and recount.
+"""Commands of contract §9: create-admin, apps register|list|revoke, seed; wait-db and recount
+(bootstrap is in bootstrap.py).
+
+`recount` and what it runs live here, next to the command: only operators recount.
 
 Expected failures (a taken name, a missing app, no database) print one line on stderr and exit
 non-zero; none prints a traceback.
@@ -7,25 +10,31 @@ non-zero; none prints a traceback.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from functools import wraps
 
 import click
 from flask import Flask
 from flask.cli import AppGroup
-from sqlalchemy import insert, select, text
+from sqlalchemy import Connection, bindparam, func, insert, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from .accounts import PASSWORD, USERNAME, create_user, password_hash
 from .client_apps import APP_NAME, list_apps, register_app, revoke_app
-from .counts import recount_templates
 from .errors import ApiError
 from .extensions import db
-from .models import Template, User, new_public_id, utcnow
+from .models import OwnerTemplateCount, Template, TemplateTotals, User, new_public_id, utcnow
 from .waitdb import DatabaseUnreachable, wait_for_database
 
 SEED_PASSWORD = "meme-seed-password"  # noqa: S105 - demo data only, printed for the user
 SEED_BATCH = 1000
 RECOUNT_SHOWN = 50  # owner lines `recount` prints before summing up the rest
+MYSQL = ("mysql", "mariadb")
+TEMPLATES = Template.__table__
+TOTALS = TemplateTotals.__table__
+OWNER_COUNTS = OwnerTemplateCount.__table__
 
 
 def expected_failures(command):
@@ -163,6 +172,106 @@ def refresh_planner_statistics() -> None:
     db.session.commit()
 
 
+# --- recount: the template counters recomputed (counts.py says what they hold) ------------------
+
+# What the counters should hold, in one pass: templates per (owner, approved).
+COUNTS_BY_OWNER = (
+    select(TEMPLATES.c.owner_id, TEMPLATES.c.approved, func.count().label("templates"))
+    .group_by(TEMPLATES.c.owner_id, TEMPLATES.c.approved)
+)
+
+
+@dataclass
+class Recount:
+    """What `recount_templates` found wrong and set right: (name, old, new) and
+    (owner_id, old, new); None as old means the totals row was missing."""
+
+    totals: list[tuple[str, int | None, int]] = field(default_factory=list)
+    owners: list[tuple[int, int, int]] = field(default_factory=list)
+
+    @property
+    def fixed(self) -> int:
+        return len(self.totals) + len(self.owners)
+
+
+@contextmanager
+def templates_held_still() -> Iterator[Connection]:
+    """A transaction on a connection of its own in which no one else can write `templates`.
+
+    A recount must not race the triggers: a template written between the count and the write
+    of its result would be lost from the counters for good. Each backend locks its own way:
+    PostgreSQL a SHARE lock on the table; MySQL/MariaDB shared next-key locks on every row and
+    gap of the primary key (gaps are locked only under REPEATABLE READ, so this transaction
+    leaves the service's READ COMMITTED); SQLite its one write lock, taken now by a write
+    (pysqlite would open the transaction only at the first write, after the count).
+    """
+    with db.engine.connect() as connection:
+        backend = connection.dialect.name
+        if backend in MYSQL:
+            connection.execution_options(isolation_level="REPEATABLE READ")
+        with connection.begin():
+            if backend == "postgresql":
+                connection.execute(text("LOCK TABLE templates IN SHARE MODE"))
+            elif backend in MYSQL:
+                connection.execute(text(
+                    "SELECT count(*) FROM templates FORCE INDEX (PRIMARY) LOCK IN SHARE MODE"))
+            else:
+                connection.execute(text(
+                    "UPDATE template_totals SET templates = templates WHERE id = 1"))
+            yield connection
+
+
+def recount_templates() -> Recount:
+    """Recompute both counter tables from `templates`; report (and fix) what was wrong.
+
+    For operators, after bulk SQL that fires no triggers (TRUNCATE). Writers to `templates`
+    wait while it runs; it commits on its own connection.
+    """
+    report = Recount()
+    with templates_held_still() as connection:
+        total = approved = 0
+        unapproved: dict[int, int] = {}
+        for owner_id, is_approved, count in connection.execute(COUNTS_BY_OWNER):
+            total += count
+            if is_approved:
+                approved += count
+            elif owner_id is not None:
+                unapproved[owner_id] = count
+
+        row = connection.execute(
+            select(TOTALS.c.templates, TOTALS.c.approved).where(TOTALS.c.id == 1)).first()
+        if row is None:
+            connection.execute(TOTALS.insert(),
+                               {"id": 1, "templates": total, "approved": approved})
+            report.totals = [("templates", None, total), ("approved", None, approved)]
+        else:
+            report.totals = [(name, old, new) for name, old, new in
+                             (("templates", row.templates, total),
+                              ("approved", row.approved, approved)) if old != new]
+            if report.totals:
+                connection.execute(TOTALS.update().where(TOTALS.c.id == 1),
+                                   {"templates": total, "approved": approved})
+
+        kept = dict(connection.execute(
+            select(OWNER_COUNTS.c.owner_id, OWNER_COUNTS.c.unapproved)).all())
+        for owner_id in sorted(kept.keys() | unapproved.keys()):
+            old, new = kept.get(owner_id, 0), unapproved.get(owner_id, 0)
+            if old != new:
+                report.owners.append((owner_id, old, new))
+        updates = [{"owner": owner_id, "new": new}
+                   for owner_id, _, new in report.owners if owner_id in kept]
+        inserts = [{"owner_id": owner_id, "unapproved": new}
+                   for owner_id, _, new in report.owners if owner_id not in kept]
+        if updates:
+            connection.execute(
+                OWNER_COUNTS.update()
+                .where(OWNER_COUNTS.c.owner_id == bindparam("owner"))
+                .values(unapproved=bindparam("new")), updates)
+        if inserts:
+            connection.execute(OWNER_COUNTS.insert(), inserts)
+    return report
+
+
 @click.command("recount")
 @expected_failures
 def recount() -> None:
@@ -206,6 +315,9 @@ def wait_db(timeout: float) -> None:
 
 
 def register_cli(app: Flask) -> None:
+    from .bootstrap import bootstrap  # imports this module's helpers
+
+    app.cli.add_command(bootstrap)
     app.cli.add_command(wait_db)
     app.cli.add_command(create_admin)
     app.cli.add_command(apps_group)

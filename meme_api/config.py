@@ -16,6 +16,10 @@ KNOWN_WEAK_SECRETS = {DEV_SECRET_KEY, "change-me-to-a-long-random-string-of-at-l
 
 APP_ENVS = ("development", "production", "testing")
 
+# Variables that may instead name a file holding the value (`SECRET_KEY_FILE=/run/secrets/key`),
+# the way Docker and Kubernetes hand secrets to a container (contract §9).
+FILE_VARIABLES = ("SECRET_KEY", "DATABASE_URL", "DB_PASS", "BOOTSTRAP_ADMIN_PASSWORD")
+
 # Scheme spellings that users paste from hosting providers, mapped to the drivers we ship.
 DRIVER_ALIASES = {
     "postgres": "postgresql+psycopg",
@@ -57,6 +61,34 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     return value
 
 
+def with_secret_files(env: Mapping[str, str]) -> dict[str, str]:
+    """The environment with each `NAME_FILE` of FILE_VARIABLES read into `NAME`.
+
+    Setting both is an error rather than a silent choice. The file's trailing line break is
+    dropped (`echo secret > file` writes one); nothing else is, so any character may be in it.
+    """
+    resolved = dict(env)
+    for name in FILE_VARIABLES:
+        path = env.get(f"{name}_FILE")
+        if not path:
+            continue
+        if env.get(name):
+            raise ConfigError(f"{name} and {name}_FILE are both set; set only one of them")
+        try:
+            with open(path, encoding="utf-8") as secret:
+                resolved[name] = secret.read().rstrip("\r\n")
+        except (OSError, UnicodeDecodeError) as error:
+            reason = getattr(error, "strerror", None) or "not UTF-8 text"
+            raise ConfigError(
+                f"{name}_FILE names {path!r}, which cannot be read: {reason}") from None
+    return resolved
+
+
+def secret_from_environment(name: str) -> str | None:
+    """`name` from the environment or the file `name_FILE` names; None when neither is set."""
+    return with_secret_files(os.environ).get(name) or None
+
+
 def normalise_database_url(url: str) -> str:
     """Map bare scheme names (`postgres://`, `mysql://`) onto the drivers this package installs."""
     try:
@@ -70,7 +102,8 @@ def normalise_database_url(url: str) -> str:
 
 
 def database_url(env: Mapping[str, str], instance_path: str) -> str:
-    """`DATABASE_URL`, its alias, the `DB_*` parts, or a SQLite file in the instance folder."""
+    """`DATABASE_URL`, its alias, the `DB_*` parts, or a SQLite file in DATA_DIR or the instance
+    folder."""
     url = env.get("DATABASE_URL") or env.get("SQLALCHEMY_DATABASE_URI")
     if url:
         return normalise_database_url(url)
@@ -89,7 +122,9 @@ def database_url(env: Mapping[str, str], instance_path: str) -> str:
             database=env.get("DB_NAME") or "meme_api",
         )
         return normalise_database_url(parts.render_as_string(hide_password=False))
-    return default_sqlite_url(instance_path)
+    # The image sets DATA_DIR to its volume, /data: every process in the container (boot.sh's,
+    # `docker exec`'s) then uses the same SQLite file, which outlives the container.
+    return default_sqlite_url(env.get("DATA_DIR") or instance_path)
 
 
 def default_sqlite_url(instance_path: str) -> str:
@@ -120,7 +155,7 @@ class Config:
     """Every setting of the service, read once from the environment when the app is made."""
 
     def __init__(self, env: Mapping[str, str] | None = None, instance_path: str = "instance"):
-        env = os.environ if env is None else env
+        env = with_secret_files(os.environ if env is None else env)
         self.APP_ENV = (env.get("APP_ENV") or "development").strip().lower()
         if self.APP_ENV not in APP_ENVS:
             raise ConfigError(f"APP_ENV must be one of {', '.join(APP_ENVS)}")
@@ -150,6 +185,9 @@ class Config:
         self.RATELIMIT_LOGIN = env.get("RATELIMIT_LOGIN") or "10 per minute"
         self.RATELIMIT_STORAGE_URI = env.get("RATELIMIT_STORAGE_URI") or "memory://"
         self.RATELIMIT_HEADERS_ENABLED = True
+        # Flask-Limiter puts its wait on every answer it counts, and raises a 503's own
+        # Retry-After to its window; under this name response_headers sends it on 429s only.
+        self.RATELIMIT_HEADER_RETRY_AFTER = "X-Limiter-Retry-After"
         # A rate-limit store that goes away must not take the API down with it.
         self.RATELIMIT_SWALLOW_ERRORS = True
 

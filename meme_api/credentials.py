@@ -9,15 +9,22 @@ APP_TOKEN_HEADER = "x-application-token"
 ACCESS_TOKEN_HEADER = "x-access-token"
 
 
+class ConflictingAccessTokens(ValueError):
+    """Two different access tokens in one request (RFC 6750 §3.1 `invalid_request`)."""
+
+
 def presented_access_token() -> str | None:
-    """The JWT from `x-access-token` or `Authorization: Bearer`."""
-    token = request.headers.get(ACCESS_TOKEN_HEADER)
-    if token:
-        return token.strip()
+    """The JWT from `x-access-token` or `Authorization: Bearer` (the same token in both is fine).
+
+    Raises `ConflictingAccessTokens` when the two disagree: answering as either user would be a
+    guess, and a proxy or client that adds a header of its own must not decide who the caller is.
+    """
+    token = request.headers.get(ACCESS_TOKEN_HEADER, "").strip() or None
     scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and credentials.strip():
-        return credentials.strip()
-    return None
+    bearer = credentials.strip() if scheme.lower() == "bearer" else ""
+    if token and bearer and token != bearer:
+        raise ConflictingAccessTokens
+    return token or bearer or None
 
 
 def presented_app_token() -> str | None:

@@ -133,8 +133,8 @@ class TemplateTotals(db.Model):
     """The unfiltered template counts, one row (id 1) kept exact by triggers on `templates`.
 
     Page mode must report an exact total; reading it here is one primary-key lookup where a
-    COUNT over every visible row grows with the table. The triggers are in counts.py (for
-    `create_all`) and in the migration that made these tables.
+    COUNT over every visible row grows with the table. The triggers are in the migration that
+    made these tables (0003); counts.py reads the row.
     """
 
     __tablename__ = "template_totals"
@@ -159,8 +159,3 @@ class OwnerTemplateCount(db.Model):
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
     )
     unapproved: Mapped[int] = mapped_column(Integer)
-
-
-# The counters' triggers and first row, attached to the tables above for `db.create_all()`.
-# Imported last: counts.py builds its statements from these models.
-from . import counts  # noqa: E402, F401

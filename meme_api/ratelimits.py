@@ -11,7 +11,12 @@ from __future__ import annotations
 from flask import current_app, request
 
 from . import security
-from .credentials import basic_authorization, presented_access_token, presented_app_token
+from .credentials import (
+    ConflictingAccessTokens,
+    basic_authorization,
+    presented_access_token,
+    presented_app_token,
+)
 
 
 def client_address() -> str:
@@ -20,9 +25,14 @@ def client_address() -> str:
 
 def default_key() -> str:
     """Per user, else per application token, else per client address."""
-    token = presented_access_token()
+    try:
+        token = presented_access_token()
+    except ConflictingAccessTokens:
+        token = None  # refused by the view (401); counted against the app or address meanwhile
     if token:
-        subject = security.unverified_subject(token, current_app.config["SECRET_KEY"])
+        config = current_app.config
+        subject = security.verified_subject(token, config["SECRET_KEY"],
+                                            config["ACCESS_TOKEN_TTL"])
         if subject:
             return f"user:{subject}"
     app_token = presented_app_token()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 import time
 import uuid
@@ -25,6 +26,9 @@ TOKEN_TYPES = ("access", "refresh")
 REQUIRED_CLAIMS = ["sub", "iat", "exp", "jti", "type", "sid"]
 APP_TOKEN_PREFIX = "mapp_"
 APP_TOKEN_BYTES = 32  # 256 random bits
+# Seconds a token's `iat` may lie in the future (the clocks of the instances that issue and check
+# tokens may differ by that much), and its lifetime (`exp` - `iat`) exceed the configured one.
+TOKEN_LEEWAY = 30
 
 
 # --- passwords -----------------------------------------------------------------------------
@@ -85,8 +89,10 @@ def issue_token(secret: str, *, subject: str, session_id: str, token_type: str, 
 
 
 # Verified claims by token, so that a client's token is checked once, not on every request and
-# again by the rate limiter: the signature and claim checks cost more than the database lookups.
-# Only correctly signed tokens are kept; the lifetime is checked again on every use.
+# again by the rate limiter: the signature and claim checks cost more than the database lookups
+# (measured: BENCHMARKS.md, "Issue 14"). Only correctly signed tokens are kept, keyed by token and
+# secret: what is kept cannot become false. What time changes is checked on every use (the
+# lifetime, below); a claim check added later that depends on time (`nbf`) must go there too.
 VERIFIED_TOKENS_KEPT = 4096
 
 
@@ -97,34 +103,56 @@ def _verified_claims(token: str, secret: str) -> Mapping[str, Any]:
             token,
             secret,
             algorithms=[JWT_ALGORITHM],
-            options={"require": REQUIRED_CLAIMS},
+            # `iat` is checked by `decode_token`, with a leeway PyJWT would also give `exp`.
+            options={"require": REQUIRED_CLAIMS, "verify_iat": False},
         )
     except jwt.ExpiredSignatureError:
         raise TokenExpired("Token has expired") from None
     except jwt.PyJWTError:
         raise TokenError("Token is invalid") from None
-    if claims.get("type") not in TOKEN_TYPES:
-        raise TokenError("Token is invalid")
-    if not all(isinstance(claims.get(name), str) for name in ("sub", "sid", "jti")):
+    if not _well_typed(claims):
         raise TokenError("Token is invalid")
     return MappingProxyType(claims)
 
 
-def decode_token(token: str, secret: str, expected_type: str) -> dict[str, Any]:
-    """Verify signature (HS256 only), lifetime, every required claim and the token type."""
+def _is_numeric_date(value: Any) -> bool:
+    """A JSON number of seconds (RFC 7519 NumericDate): not a string, a boolean or infinite."""
+    return type(value) in (int, float) and math.isfinite(value)
+
+
+def _well_typed(claims: Mapping[str, Any]) -> bool:
+    """Every claim we read has the type we read it as (PyJWT accepts `"exp": "1700000000"`)."""
+    return (claims.get("type") in TOKEN_TYPES
+            and all(isinstance(claims.get(name), str) for name in ("sub", "sid", "jti"))
+            and all(_is_numeric_date(claims.get(name)) for name in ("iat", "exp")))
+
+
+def decode_token(token: str, secret: str, expected_type: str, *,
+                 max_lifetime: int) -> dict[str, Any]:
+    """Verify signature (HS256 only), every required claim, the token type and the times.
+
+    Refused: expired (at `exp` exactly, PyJWT's rule), issued in the future, or made to live
+    longer than `max_lifetime` seconds (the configured lifetime of its type), each beyond
+    `TOKEN_LEEWAY`.
+    """
     claims = _verified_claims(token, secret)
-    # PyJWT's own rule, applied again to a token verified earlier: expired at `exp` exactly.
-    if claims["exp"] <= time.time():
+    now = time.time()
+    if claims["exp"] <= now:
         raise TokenExpired("Token has expired")
     if claims["type"] != expected_type:
+        raise TokenError("Token is invalid")
+    if claims["iat"] > now + TOKEN_LEEWAY:
+        raise TokenError("Token is invalid")
+    if claims["exp"] - claims["iat"] > max_lifetime + TOKEN_LEEWAY:
         raise TokenError("Token is invalid")
     return dict(claims)  # the caller's own copy; the kept claims stay as verified
 
 
-def unverified_subject(token: str, secret: str) -> str | None:
-    """The `sub` of a correctly signed access token, or None; for keying rate limits."""
+def verified_subject(token: str, secret: str, max_lifetime: int) -> str | None:
+    """The `sub` of a valid access token (verified like any other), or None; for keying rate
+    limits."""
     try:
-        return decode_token(token, secret, "access")["sub"]
+        return decode_token(token, secret, "access", max_lifetime=max_lifetime)["sub"]
     except TokenError:
         return None
 

@@ -35,7 +35,8 @@ LOGIN_ANSWER = Body("Login", {"Login": object_schema({
 }, "A fresh access and refresh token.")})
 
 
-def _pair(user: User | Caller, session_id: str, refresh: security.IssuedToken) -> dict:
+def issue_token_pair(user: User | Caller, session_id: str, refresh: security.IssuedToken) -> dict:
+    """Issue a new access token and answer with it and `refresh`: the login answer's body."""
     config = current_app.config
     access = security.issue_token(config["SECRET_KEY"], subject=user.public_id,
                                   session_id=session_id, token_type="access",
@@ -59,7 +60,7 @@ def start_session(user: User) -> dict:
     """
     session_id = security.new_session_id()
     refresh = _new_refresh(user, session_id)
-    answer = _pair(user, session_id, refresh)
+    answer = issue_token_pair(user, session_id, refresh)
     g.current_user = Caller.of(user, session_id)
     db.session.add(AuthSession(
         id=session_id, user_id=user.id, refresh_jti=refresh.jti,
@@ -88,7 +89,7 @@ def refresh_session(refresh_token: str) -> dict:
         db.session.commit()
         raise user_token_error("Token has been revoked")
     db.session.commit()
-    return _pair(user, session_id, refresh)
+    return issue_token_pair(user, session_id, refresh)
 
 
 def revoke_sessions(*criteria) -> None:

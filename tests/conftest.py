@@ -1,21 +1,29 @@
 """Fixtures: app → client → runner, a fresh database per test, and helpers for credentials.
 
 The database is SQLite in a temporary folder unless `TEST_DATABASE_URL` names a server
-(PostgreSQL or MariaDB); then each test gets freshly created tables in that database.
+(PostgreSQL or MariaDB). Only the migrations make the schema, here as in production: they run
+once per session per database, and each test then starts from that schema with no rows (see
+`fresh_database`). A test that makes its own app on another database builds the schema with
+`upgrade_to_head()` in that app's context, never with `db.create_all()`.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import os
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
+import flask_migrate
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, event, text
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from meme_api import create_app
 from meme_api.accounts import create_user
@@ -29,13 +37,21 @@ FAST_HASH = "pbkdf2:sha256:1000"
 SERVER_DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
 
 
-@event.listens_for(Engine, "connect")
-def _fast_sqlite(dbapi_connection, connection_record) -> None:
+def fast_sqlite(dbapi_connection, connection_record) -> None:
     """Test databases are thrown away: skip SQLite's disk syncs, which dominate the run time."""
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA synchronous=OFF")
         cursor.close()
+
+
+def create_test_app(config: dict):
+    """`create_app(config)`, its SQLite connections without disk syncs (after the app's own
+    pragmas, which the factory registered first)."""
+    app = create_app(config)
+    with app.app_context():
+        event.listen(db.engine, "connect", fast_sqlite)
+    return app
 
 
 def make_config(tmp_path, **overrides) -> dict:
@@ -54,11 +70,103 @@ def make_config(tmp_path, **overrides) -> dict:
     return config
 
 
-def reset_schema() -> None:
-    db.drop_all()
+# --- the schema: the migrations', once per session per database --------------------------------
+
+# Per server database URL, the head its migrations reached this session.
+MIGRATED_HEADS: dict[str, str] = {}
+FIRST_TOTALS_ROW = "INSERT INTO template_totals (id, templates, approved) VALUES (1, 0, 0)"
+
+
+def upgrade_to_head() -> str:
+    """`flask db upgrade` in the current app context; the revision it reached."""
+    from servers import logging_left_alone  # servers imports conftest
+
+    with logging_left_alone():
+        flask_migrate.upgrade()
+    with db.engine.connect() as connection:
+        return connection.scalar(text("SELECT version_num FROM alembic_version"))
+
+
+def wipe_server_database() -> None:
+    """Drop everything in the current app's server database (tables, triggers, functions)."""
     with db.engine.begin() as connection:
-        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
-    db.create_all()
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+            return
+        tables = connection.scalars(text(
+            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()"))
+        connection.execute(text("SET FOREIGN_KEY_CHECKS = 0"))
+        for table in list(tables):
+            connection.execute(text(f"DROP TABLE `{table}`"))
+        connection.execute(text("SET FOREIGN_KEY_CHECKS = 1"))
+
+
+def migrate_server_database(url: str) -> None:
+    MIGRATED_HEADS.pop(url, None)
+    wipe_server_database()
+    MIGRATED_HEADS[url] = upgrade_to_head()
+
+
+@functools.cache
+def sqlite_template(tmp_root: Path) -> Path:
+    """The migrated SQLite file of this session, made on first use."""
+    path = tmp_root / "migrated-template.sqlite"
+    app = create_test_app(make_config(tmp_root, SQLALCHEMY_DATABASE_URI=f"sqlite:///{path}"))
+    with app.app_context():
+        upgrade_to_head()
+        db.engine.dispose()  # the last connection's close checkpoints the write-ahead log
+    return path
+
+
+def empty_server_tables() -> None:
+    """Every table emptied, identities restarted, and the counters' first row put back.
+
+    TRUNCATE fires no triggers, so the counter tables are reset here by hand, to what the
+    migration leaves in an empty database.
+    """
+    tables = [table.name for table in reversed(db.metadata.sorted_tables)]
+    with db.engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            connection.execute(text("SET FOREIGN_KEY_CHECKS = 0"))
+            for table in tables:
+                connection.execute(text(f"TRUNCATE TABLE `{table}`"))
+            connection.execute(text("SET FOREIGN_KEY_CHECKS = 1"))
+        connection.execute(text(FIRST_TOTALS_ROW))
+        head = connection.scalar(text("SELECT version_num FROM alembic_version"))
+    if head != MIGRATED_HEADS[str(db.engine.url)]:
+        raise LookupError("the schema is not the migrated one")
+
+
+def fresh_database(tmp_root: Path) -> None:
+    """The current app's database as the migrations make it, with no rows.
+
+    SQLite: a copy of the session's migrated file (the backup API, which also fills an
+    in-memory database). A server: the migrations run once per session, then each test
+    empties the tables; a test that changed the schema (a downgrade, a dropped table) makes
+    the next one migrate again from nothing.
+    """
+    url = make_url(db.engine.url)
+    if url.get_backend_name() == "sqlite":
+        with (closing(sqlite3.connect(sqlite_template(tmp_root))) as source,
+              db.engine.connect() as connection):
+            source.backup(connection.connection.dbapi_connection)
+        return
+    key = str(db.engine.url)
+    if key not in MIGRATED_HEADS:
+        migrate_server_database(key)
+        return
+    try:
+        empty_server_tables()
+    except (DBAPIError, LookupError):
+        migrate_server_database(key)
+
+
+@pytest.fixture(scope="session")
+def schema_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("schema")
 
 
 @pytest.fixture
@@ -68,16 +176,15 @@ def app_config(tmp_path) -> dict:
 
 
 @pytest.fixture
-def app(app_config):
-    app = create_app(app_config)
+def app(app_config, schema_root):
+    app = create_test_app(app_config)
     with app.app_context():
-        reset_schema()
+        fresh_database(schema_root)
         shared_store = os.environ.get("TEST_RATELIMIT_STORAGE_URI")
         if app.config["RATELIMIT_ENABLED"] and app.config["RATELIMIT_STORAGE_URI"] == shared_store:
             limiter.reset()  # a shared store (Redis) must not carry counters between tests
         yield app
         db.session.remove()
-        db.drop_all()
         db.engine.dispose()
 
 
@@ -187,6 +294,15 @@ def database_url(request, tmp_path) -> Iterator[str]:
     fresh = fresh_postgres_database if request.param == "postgresql" else fresh_mariadb_database
     with fresh() as url:
         yield url
+
+
+def create_template(client, auth, account, **fields) -> dict:
+    """POST /template as `account` (JSON: `fields` over a valid body) and return the created
+    template's representation; the test fails unless the answer is 201."""
+    body = {"title": "Drake", "url": "https://e.org/d.png", **fields}
+    response = client.post("/template", json=body, headers=auth.headers(account))
+    assert response.status_code == 201, response.get_data(as_text=True)
+    return response.get_json()["template"]
 
 
 def assert_problem(response, status: int, message: str | None = None) -> dict:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -249,6 +251,23 @@ class Server:
 
 
 @contextmanager
+def serve_in_thread(app) -> Iterator[str]:
+    """The app on a free local port, one thread per request; yields its base URL."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(SOCKET_TIMEOUT)
+        server.server_close()
+
+
+@contextmanager
 def running(*servers: Server):
     """Wait until every server is ready; stop them all however the block ends."""
     try:
@@ -258,6 +277,44 @@ def running(*servers: Server):
     finally:
         for server in servers:
             server.stop()
+
+
+# --- HTTP to a live server -------------------------------------------------------------------
+
+def basic_header(username: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
+class LiveClient:
+    """`requests` against a live server with the API's credentials: the application token,
+    and an access token when given. Each call has a session of its own (calls may race from
+    threads), which ignores proxies configured around the test run."""
+
+    def __init__(self, url: str, app_token: str | None = None, timeout: float = SOCKET_TIMEOUT):
+        self.url = url
+        self.app_token = app_token
+        self.timeout = timeout
+
+    def headers(self, token: str | None = None, **extra: str) -> dict[str, str]:
+        headers = {"x-application-token": self.app_token} if self.app_token else {}
+        if token:
+            headers["x-access-token"] = token
+        headers.update(extra)
+        return headers
+
+    def call(self, method: str, path: str, token: str | None = None, *,
+             headers: dict[str, str] | None = None, **kwargs) -> requests.Response:
+        with requests.Session() as session:
+            session.trust_env = False
+            return session.request(method, self.url + path, timeout=self.timeout,
+                                   headers={**self.headers(token), **(headers or {})}, **kwargs)
+
+    def login(self, username: str, password: str) -> dict:
+        """The token pair of a Basic login; fails the test unless it is a 200."""
+        response = self.call("GET", "/login",
+                             headers={"Authorization": basic_header(username, password)})
+        assert response.status_code == 200, response.text
+        return response.json()
 
 
 # --- raw HTTP, to pin a request on one worker ---------------------------------------------------

@@ -158,12 +158,13 @@ def test_seed_refuses_bad_counts(runner, value):
     assert count(User) == 0
 
 
-def flask_command(*args: str, database_url: str, cwd: Path) -> subprocess.CompletedProcess:
+def flask_command(*args: str, database_url: str, cwd: Path,
+                  **extra_env: str) -> subprocess.CompletedProcess:
     """Run the installed `flask` script next to this interpreter, as a user would."""
     flask = Path(sys.executable).parent / "flask"
     env = {key: value for key, value in os.environ.items()
            if key not in ("SQLALCHEMY_DATABASE_URI", "TEST_DATABASE_URL")}
-    env.update(DATABASE_URL=database_url, APP_ENV="testing")
+    env.update(DATABASE_URL=database_url, APP_ENV="testing", **extra_env)
     return subprocess.run([str(flask), "--app", "meme_api", *args], cwd=cwd, env=env,  # noqa: S603
                           capture_output=True, text=True, timeout=60, check=False)
 

@@ -150,6 +150,14 @@ def test_database_parts_need_a_host(tmp_path):
     assert make_url(settings.SQLALCHEMY_DATABASE_URI).database == str(tmp_path / "meme_api.sqlite")
 
 
+def test_data_dir_moves_the_default_sqlite_file_and_nothing_else(tmp_path):
+    # The image sets DATA_DIR=/data: with no database settings it serves on SQLite there.
+    assert url_of(DATA_DIR="/data").database == "/data/meme_api.sqlite"
+    assert url_of(DATA_DIR="/data", DB_HOST="db").host == "db"
+    assert url_of(DATA_DIR="/data", DATABASE_URL="sqlite:////elsewhere.db").database == (
+        "/elsewhere.db")
+
+
 @pytest.mark.parametrize("env", [
     {"ACCESS_TOKEN_TTL": "soon"},
     {"REFRESH_TOKEN_TTL": "1.5"},
@@ -211,3 +219,55 @@ def test_sqlite_enforces_foreign_keys(sqlite_app):
     with pytest.raises(IntegrityError):
         db.session.commit()
     db.session.rollback()
+
+
+# --- secrets from files (NAME_FILE) -------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["SECRET_KEY", "DATABASE_URL", "DB_PASS",
+                                  "BOOTSTRAP_ADMIN_PASSWORD"])
+def test_a_variable_and_its_file_together_are_refused_naming_both(tmp_path, name):
+    secret = tmp_path / "secret"
+    secret.write_text("value")
+    with pytest.raises(ConfigError) as refused:
+        config(**{name: "value", f"{name}_FILE": str(secret)})
+    assert refused.value.message == f"{name} and {name}_FILE are both set; set only one of them"
+
+
+def test_secret_key_is_read_from_its_file_without_the_line_break(tmp_path):
+    secret = tmp_path / "secret_key"
+    secret.write_text(STRONG_SECRET + "\n")
+    settings = config(APP_ENV="production", SECRET_KEY_FILE=str(secret))
+    assert settings.SECRET_KEY == STRONG_SECRET
+
+
+def test_database_url_and_password_are_read_from_files(tmp_path):
+    url_file, password_file = tmp_path / "url", tmp_path / "password"
+    url_file.write_text("postgresql://meme:pw@db/memes\n")
+    password_file.write_text("p@ss word/%\n")
+    assert config(DATABASE_URL_FILE=str(url_file)).SQLALCHEMY_DATABASE_URI == (
+        "postgresql+psycopg://meme:pw@db/memes")
+    parts = make_url(config(DB_HOST="db", DB_USERNAME="meme",
+                            DB_PASS_FILE=str(password_file)).SQLALCHEMY_DATABASE_URI)
+    assert parts.password == "p@ss word/%"
+
+
+def test_an_unreadable_secret_file_is_refused(tmp_path):
+    missing = tmp_path / "missing"
+    with pytest.raises(ConfigError, match="SECRET_KEY_FILE names .*missing.*cannot be read"):
+        config(SECRET_KEY_FILE=str(missing))
+
+
+def test_both_set_stops_a_command_with_one_line(tmp_path):
+    from test_cli import flask_command
+
+    secret = tmp_path / "secret_key"
+    secret.write_text(STRONG_SECRET)
+    env_file = tmp_path / ".env"  # as a user would set them: one of the two in .env
+    env_file.write_text(f"SECRET_KEY_FILE={secret}\n")
+    result = flask_command("wait-db", "--timeout", "1", cwd=tmp_path,
+                           database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
+                           SECRET_KEY=STRONG_SECRET)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "Error: SECRET_KEY and SECRET_KEY_FILE are both set; set only one of them"]
+    assert result.stdout == ""

@@ -125,3 +125,42 @@ def test_without_cors_origins_there_are_no_cors_headers(app, client, requests_of
             assert cors_headers(response) == {}
         for path in PREFLIGHT_PATHS:
             assert cors_headers(preflight(client, path, origin)) == {}
+
+
+# --- caches: the answer depends on Origin, and says so -------------------------------------------
+
+
+@pytest.fixture(params=[[ALLOWED], [ALLOWED, OTHER_ALLOWED], ["*"]],
+                ids=["one origin", "two origins", "any origin"])
+def any_cors_setting(request, app_config) -> list[str]:
+    app_config["CORS_ORIGINS"] = request.param
+    return request.param
+
+
+def test_every_answer_varies_on_origin_when_cors_is_on(any_cors_setting, client,
+                                                       requests_of_each_kind):
+    # With or without Origin, allowed or not: a shared cache must not hand one origin's answer
+    # (with or without Access-Control-Allow-Origin) to another.
+    for origin in (None, ALLOWED, DISALLOWED):
+        extra = {} if origin is None else {"Origin": origin}
+        for method, path, headers in requests_of_each_kind.values():
+            response = client.open(path, method=method, headers={**headers, **extra})
+            assert "origin" in listed(response.headers.get("Vary", "")), (origin, path)
+        assert "origin" in listed(preflight(client, "/template", ALLOWED).headers["Vary"])
+
+
+def test_no_cors_headers_without_an_origin(any_cors_setting, client, requests_of_each_kind):
+    for method, path, headers in requests_of_each_kind.values():
+        response = client.open(path, method=method, headers=headers)
+        assert cors_headers(response) == {}, path
+
+
+def test_one_allowed_origin_is_named_only_to_itself(any_cors_setting, client):
+    response = client.get("/healthz", headers={"Origin": ALLOWED})
+    assert response.headers.getlist("Access-Control-Allow-Origin") == [ALLOWED]
+
+
+def test_without_cors_origins_nothing_varies_on_origin(app, client, requests_of_each_kind):
+    for method, path, headers in requests_of_each_kind.values():
+        response = client.open(path, method=method, headers={**headers, "Origin": ALLOWED})
+        assert "origin" not in listed(response.headers.get("Vary", ""))

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pytest
-from conftest import make_config
+from conftest import create_template, make_config, upgrade_to_head
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from servers import fresh_postgres_database
@@ -35,11 +35,8 @@ from sqlalchemy.exc import OperationalError
 from test_migrations import flask_db, seed_first_schema
 
 from meme_api import create_app
-from meme_api.counts import (
-    recount_templates,
-    template_total,
-    templates_held_still,
-)
+from meme_api.cli import recount_templates, templates_held_still
+from meme_api.counts import template_total
 from meme_api.extensions import db
 from meme_api.models import OwnerTemplateCount, Template, TemplateTotals, User, utcnow
 
@@ -90,13 +87,6 @@ def counter_rows() -> tuple[tuple, dict]:
 
 
 # --- the API and raw SQL -------------------------------------------------------------------------
-
-
-def post_template(client, auth, account, title: str = "Drake") -> int:
-    response = client.post("/template", headers=auth.headers(account),
-                           json={"title": title, "url": "https://e.org/d.png"})
-    assert response.status_code == 201, response.get_data(as_text=True)
-    return response.get_json()["template"]["id"]
 
 
 def patch_template(client, auth, account, template_id: int, body: dict) -> None:
@@ -165,7 +155,7 @@ class World:
 
     def create(self, who: str) -> None:
         """An admin's template starts approved, anyone else's awaits moderation."""
-        post_template(self.client, self.auth, self.account(who))
+        create_template(self.client, self.auth, self.account(who))
 
     def moderate(self, pick: int, approved: bool) -> None:
         if ids := self.ids():
@@ -298,10 +288,10 @@ def test_a_deleted_users_counter_row_goes_and_a_new_user_starts_at_zero(
         client, auth, admin, alice, bob):
     # On MySQL/InnoDB the owner_id SET NULL fires no trigger: the user's counter row must go
     # by its own ON DELETE CASCADE, and the global counts must not change.
-    post_template(client, auth, admin)
-    waiting = [post_template(client, auth, bob) for _ in range(3)]
+    create_template(client, auth, admin)
+    waiting = [create_template(client, auth, bob)["id"] for _ in range(3)]
     patch_template(client, auth, admin, waiting[0], {"approved": True})
-    post_template(client, auth, alice)
+    create_template(client, auth, alice)
     gone = bob.user.id  # the last user made, so the largest id
     assert counter_rows() == ((5, 2), {gone: 2, alice.user.id: 1})
 
@@ -314,7 +304,7 @@ def test_a_deleted_users_counter_row_goes_and_a_new_user_starts_at_zero(
         # SQLite hands the largest id out again: the case where a stale row would show.
         assert carol.user.id == gone
     assert template_total(carol.user.id) == 2 == real_total(carol.user.id)
-    post_template(client, auth, carol)
+    create_template(client, auth, carol)
     assert counter_rows()[1] == {alice.user.id: 1, carol.user.id: 1}
     assert_counts_exact()
 
@@ -368,7 +358,7 @@ def writes_counters(statement: str, template_id: int) -> bool:
 
 
 def test_writes_that_keep_approval_and_owner_touch_no_counter_row(client, auth, alice):
-    template_id = post_template(client, auth, alice)  # unapproved: alice has a counter row
+    template_id = create_template(client, auth, alice)["id"]  # unapproved: alice has a counter row
     assert counter_rows()[1] == {alice.user.id: 1}
 
     assert not writes_counters(
@@ -499,7 +489,7 @@ def test_postgresql_counts_a_bulk_insert_with_one_counter_update(tmp_path):
         app = create_app(make_config(tmp_path, SQLALCHEMY_DATABASE_URI=url))
         try:
             with app.app_context():
-                db.create_all()
+                upgrade_to_head()
                 now = utcnow()
                 rows = [{"title": f"t{n}", "url": "https://e.org/t.png", "approved": n % 3 == 0,
                          "posted": now, "updated": now, "owner_id": None, "version": 1}
@@ -615,25 +605,11 @@ def test_the_migration_fills_the_counters_from_existing_templates(database_url):
     assert (kept, kept_owners) == (real, real_owners)
 
 
-def test_create_all_makes_the_triggers_the_migration_makes(database_url, tmp_path):
-    flask_db(database_url, "upgrade")
-    migrated = trigger_definitions(database_url)
-    flask_db(database_url, "downgrade", "base")
-
-    app = create_app(make_config(tmp_path, SQLALCHEMY_DATABASE_URI=database_url))
-    with app.app_context():
-        db.create_all()
-        created = trigger_definitions(database_url)
-        first_row = db.session.execute(select(TemplateTotals.id, TemplateTotals.templates,
-                                              TemplateTotals.approved)).all()
-        db.session.remove()
-        db.drop_all()
-        db.engine.dispose()
-
-    assert sorted({name for name, _ in migrated}) == list(TRIGGERS)
-    assert created == migrated
-    assert first_row == [(1, 0, 0)]
-    assert trigger_definitions(database_url) == []  # drop_all leaves no trigger or function
+def test_the_tests_build_their_schema_with_the_migrations_triggers(app):
+    """The fixtures' schema is the migrated one: its triggers and first row, no other copy."""
+    url = db.engine.url.render_as_string(hide_password=False)
+    assert sorted({name for name, _ in trigger_definitions(url)}) == list(TRIGGERS)
+    assert counter_rows()[0] == (0, 0)
 
 
 def test_lists_count_when_the_totals_row_is_lost(client, auth, alice, admin):

@@ -6,7 +6,7 @@ import base64
 import json
 
 import pytest
-from conftest import assert_problem
+from conftest import assert_problem, create_template
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
@@ -23,12 +23,6 @@ NEW_TEMPLATE = {"title": "A title", "url": "https://example.org/a.png"}
 
 def template_count() -> int:
     return db.session.scalar(select(func.count()).select_from(Template))
-
-
-def make_template(client, auth, account) -> int:
-    response = client.post("/template", json=NEW_TEMPLATE, headers=auth.headers(account))
-    assert response.status_code == 201
-    return response.get_json()["template"]["id"]
 
 
 # --- error shape, unknown routes and methods --------------------------------------------------
@@ -82,7 +76,7 @@ def test_body_under_max_content_length_is_accepted(small_body_client, auth, admi
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH"])
 @pytest.mark.parametrize("content_type", ["text/plain", "application/xml", "image/png"])
 def test_other_media_types_are_415(client, auth, admin, method, content_type):
-    template_id = make_template(client, auth, admin)
+    template_id = create_template(client, auth, admin, **NEW_TEMPLATE)["id"]
     path = "/template" if method == "POST" else f"/template/{template_id}"
     response = client.open(path, method=method, data=json.dumps(NEW_TEMPLATE),
                            content_type=content_type, headers=auth.headers(admin))
@@ -275,7 +269,7 @@ def test_nasty_query_parameters_never_break_the_service(client, auth, admin, pat
     ("GET", "/user/{}"), ("PUT", "/user/{}"), ("DELETE", "/user/{}"), ("DELETE", "/app/{}"),
 ])
 def test_nasty_path_ids_never_break_the_service(client, auth, admin, method, path):
-    make_template(client, auth, admin)
+    create_template(client, auth, admin, **NEW_TEMPLATE)["id"]
 
     def sender(value):
         return lambda: client.open(path.format(value), method=method, json={"title": "t"},

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 import pytest
-from conftest import assert_problem
+from conftest import assert_problem, create_template
 
 TEMPLATE = {"title": "Drake", "url": "https://i.imgur.com/drake.png"}
 SANE_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
@@ -47,12 +47,6 @@ WRITES = {
 }
 
 
-def make_template(client, auth, account) -> dict:
-    response = client.post("/template", json=TEMPLATE, headers=auth.headers(account))
-    assert response.status_code == 201, response.get_data(as_text=True)
-    return response.get_json()["template"]
-
-
 def write(client, target: Target, method: str, **headers: str):
     body = WRITES[(target.kind, method)]
     return client.open(target.path, method=method, json=body,
@@ -63,7 +57,7 @@ def write(client, target: Target, method: str, **headers: str):
 def target(request, client, auth, admin, alice) -> Target:
     """Alice's template (written by Alice) or Alice's account (written by the admin)."""
     if request.param == "template":
-        template = make_template(client, auth, alice)
+        template = create_template(client, auth, alice, **TEMPLATE)
         return Target("template", f"/template/{template['id']}", auth.headers(alice),
                       auth.headers(admin), {"description": "changed meanwhile"})
     return Target("user", f"/user/{alice.public_id}", auth.headers(admin), auth.headers(admin),
@@ -73,7 +67,7 @@ def target(request, client, auth, admin, alice) -> Target:
 @pytest.fixture
 def single_paths(client, auth, admin, alice) -> dict[str, str]:
     """The single-resource GET routes, each pointing at something Alice may read."""
-    template = make_template(client, auth, alice)
+    template = create_template(client, auth, alice, **TEMPLATE)
     return {"template": f"/template/{template['id']}", "user": f"/user/{alice.public_id}",
             "me": "/user/me"}
 
@@ -115,7 +109,7 @@ def test_non_matching_if_none_match_is_200_with_body(client, auth, alice, single
 
 
 def test_etag_changes_with_the_template(client, auth, alice):
-    path = f"/template/{make_template(client, auth, alice)['id']}"
+    path = f"/template/{create_template(client, auth, alice, **TEMPLATE)['id']}"
     before = client.get(path, headers=auth.headers(alice)).headers["ETag"]
     changed = client.patch(path, json={"title": "New title"}, headers=auth.headers(alice))
     assert changed.status_code == 200
@@ -127,7 +121,7 @@ def test_etag_changes_with_the_template(client, auth, alice):
 
 
 def test_template_etag_changes_when_its_owner_is_renamed(client, auth, admin, alice):
-    path = f"/template/{make_template(client, auth, alice)['id']}"
+    path = f"/template/{create_template(client, auth, alice, **TEMPLATE)['id']}"
     before = client.get(path, headers=auth.headers(alice)).headers["ETag"]
     renamed = client.patch(f"/user/{alice.public_id}", json={"username": "alicia"},
                            headers=auth.headers(admin))
@@ -230,7 +224,7 @@ def get_routes(app, values: dict[str, str]) -> list[str]:
 
 
 def test_head_matches_get_on_every_get_route(app, client, auth, admin, alice):
-    template = make_template(client, auth, alice)
+    template = create_template(client, auth, alice, **TEMPLATE)
     paths = get_routes(app, {"template_id": str(template["id"]), "public_id": alice.public_id,
                              "name": "tests"})
     assert {"/", "/template", "/user", "/user/me", "/app", "/healthz", "/login",
@@ -277,7 +271,7 @@ def test_password_change_answers_no_store(client, auth, alice):
     ("PATCH", "/template/{id}"), ("GET", "/template/999999"), ("POST", "/logout"),
 ])
 def test_other_authenticated_responses_are_private(client, auth, admin, method, path):
-    template = make_template(client, auth, admin)
+    template = create_template(client, auth, admin, **TEMPLATE)
     response = client.open(path.format(id=template["id"]), method=method,
                            json=TEMPLATE if method in ("POST", "PATCH") else None,
                            headers=auth.headers(admin))
@@ -308,7 +302,7 @@ def test_healthz_is_private_only_when_credentials_are_sent(client, auth, alice):
 
 def request_cases(client, auth, alice) -> dict[str, dict]:
     """Requests answered 200, 304 and the usual errors, keyed by the status they get."""
-    path = f"/template/{make_template(client, auth, alice)['id']}"
+    path = f"/template/{create_template(client, auth, alice, **TEMPLATE)['id']}"
     etag = client.get(path, headers=auth.headers(alice)).headers["ETag"]
     return {
         "200": {"method": "GET", "path": path, "headers": auth.headers(alice)},

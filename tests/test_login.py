@@ -11,6 +11,7 @@ import pytest
 from conftest import assert_problem
 
 from meme_api import security
+from meme_api.auth import decode_user_token
 from meme_api.extensions import db
 
 BASIC_CHALLENGE = 'Basic realm="Login Required"'
@@ -48,7 +49,7 @@ def refresh(client, auth, refresh_token: str, as_form: bool = False):
 
 
 def claims_of(app, token: str, token_type: str) -> dict:
-    return security.decode_token(token, app.config["SECRET_KEY"], token_type)
+    return decode_user_token(token, token_type)
 
 
 def assert_login_answer(app, response, public_id: str) -> dict:

@@ -412,7 +412,7 @@ def test_docs_page_and_its_files_come_from_the_service(client):
 @pytest.fixture
 def limited_client(app_config, request):
     """A client of an app with rate limiting on and a tiny budget."""
-    app_config.update(RATELIMIT_ENABLED=True, RATELIMIT_DEFAULT="3 per minute")
+    app_config.update(RATELIMIT_ENABLED=True, RATELIMIT_APPLICATION="3 per minute")
     return request.getfixturevalue("client")
 
 

@@ -945,7 +945,6 @@ def test_sqlite_like_function_has_no_catastrophic_backtracking():
 def test_migrations_build_the_indexes_the_models_declare(app):
     """upgrade → check (no drift) → downgrade → upgrade, on the test database."""
     config = app.extensions["migrate"].migrate.get_config()
-    db.drop_all()
     with logging_left_alone():
         flask_migrate.upgrade()
         command.check(config)  # raises when the models and the migrations disagree

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import base64
 import time
 from types import SimpleNamespace
 
 import limits.storage.memory
 import pytest
-import requests
 from conftest import assert_problem
-from servers import Server, free_port, migrate, require_redis, running, seed, server_env
+from servers import free_port
 
 from meme_api.client_apps import register_app
 
@@ -253,39 +251,3 @@ def test_the_login_budget_comes_back_when_its_window_ends(login_limited, clock, 
     assert_limited(login(client, auth, "alice", "alicepass1"))
     clock.advance(WINDOW + 1)
     assert login(client, auth, "alice", "alicepass1").status_code == 200
-
-
-# --- counters shared by separate server processes -------------------------------------------
-
-def basic_header(username: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
-
-
-@pytest.mark.parametrize(("storage", "shared"), [
-    ("memory", False), pytest.param("redis", True, marks=pytest.mark.redis)])
-def test_two_server_processes_share_one_budget_only_through_redis(tmp_path, storage, shared):
-    storage_uri = require_redis() if storage == "redis" else "memory://"
-    database = f"sqlite:///{tmp_path / 'shared.sqlite'}"
-    migrate(database)
-    seeded = seed(database, admins=(), users=("carol",))
-    env = server_env(database, RATELIMIT_ENABLED="true", RATELIMIT_STORAGE_URI=storage_uri,
-                     RATELIMIT_DEFAULT=f"{BUDGET} per minute", RATELIMIT_LOGIN="100 per minute")
-    with running(Server(env, tmp_path, workers=1), Server(env, tmp_path, workers=1)) as (
-            first, second):
-        headers = {"x-application-token": seeded.app_token}
-        tokens = requests.get(first.url + "/login", timeout=10, headers={
-            **headers, "Authorization": basic_header("carol", seeded.passwords["carol"])}).json()
-        headers["x-access-token"] = tokens["token"]
-
-        spent = [requests.get(first.url + "/user/me", headers=headers, timeout=10)
-                 for _ in range(BUDGET)]
-        assert [r.status_code for r in spent] == [200] * BUDGET
-        elsewhere = requests.get(second.url + "/user/me", headers=headers, timeout=10)
-
-    if shared:
-        assert elsewhere.status_code == 429
-        assert elsewhere.headers["Content-Type"] == "application/problem+json"
-        assert int(elsewhere.headers["Retry-After"]) > 0
-    else:
-        assert elsewhere.status_code == 200
-        assert elsewhere.headers["X-RateLimit-Remaining"] == str(BUDGET - 1)

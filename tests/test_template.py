@@ -7,7 +7,7 @@ from datetime import datetime
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import SERVER_DATABASE_URL, assert_problem
+from conftest import SERVER_DATABASE_URL, assert_problem, create_template
 from sqlalchemy import func, select
 
 from meme_api.extensions import db
@@ -50,10 +50,8 @@ def post(client, auth, account, *, form: bool = False, **fields):
 
 
 def create(client, auth, account, **fields) -> dict:
-    """Create a template through the API and return its representation."""
-    response = post(client, auth, account, **fields)
-    assert response.status_code == 201, response.get_data(as_text=True)
-    return response.get_json()["template"]
+    """Create a template through the API (VALID overridden by `fields`); its representation."""
+    return create_template(client, auth, account, **{**VALID, **fields})
 
 
 def send(client, auth, account, method: str, template_id, body: dict | None = None):

@@ -18,6 +18,7 @@ from conftest import FAST_HASH, assert_problem
 from sqlalchemy import update
 
 from meme_api import security, sessions
+from meme_api.auth import decode_user_token
 from meme_api.extensions import db
 from meme_api.models import User
 
@@ -27,6 +28,7 @@ LOGIN_FAILED = "Could not verify"
 OTHER_SECRET = "a-different-secret-that-is-long-enough-for-hs256"
 # Written out, not read from the code under test, so that dropping one there fails here.
 REQUIRED_CLAIMS = ["sub", "iat", "exp", "jti", "type", "sid"]
+LIFETIME = 3600  # the configured lifetime of access tokens, in the tests' config
 
 
 # --- building tokens by hand ------------------------------------------------------------------
@@ -49,7 +51,7 @@ def hand_made(header: dict, claims: dict, key: str | None, digest=hashlib.sha256
 
 
 def claims_of(app, token: str, token_type: str = "access") -> dict:
-    return security.decode_token(token, app.config["SECRET_KEY"], token_type)
+    return decode_user_token(token, token_type)
 
 
 def signed(app, claims: dict, *, key: str | None = None, algorithm: str = "HS256") -> str:
@@ -450,31 +452,67 @@ def test_every_login_checks_exactly_one_hash_of_the_users_method(hash_method, cl
 # --- verified tokens are kept, their lifetime is not ------------------------------------------
 
 
+@pytest.fixture
+def decodes(monkeypatch) -> list[str]:
+    """Every signature check PyJWT makes, by token."""
+    seen: list[str] = []
+    real = security.jwt.decode
+
+    def counting(token, *args, **kwargs):
+        seen.append(token)
+        return real(token, *args, **kwargs)
+
+    monkeypatch.setattr(security.jwt, "decode", counting)
+    return seen
+
+
+@pytest.fixture(params=[False, True], ids=["unlimited", "rate-limited"])
+def limits(request, app_config) -> bool:
+    """With rate limits on, the limiter's key function reads the access token too."""
+    app_config["RATELIMIT_ENABLED"] = request.param
+    return request.param
+
+
+def test_a_token_is_verified_once_for_the_limiter_and_the_decorators(
+        limits, client, auth, alice, decodes):
+    """What the kept verification buys: one PyJWT check of a token, however often it is used."""
+    token = alice.tokens["token"]
+    for _ in range(2):
+        response = client.get("/user/me", headers=auth.headers(alice))
+        assert response.status_code == 200
+        assert ("X-RateLimit-Limit" in response.headers) == limits
+    assert decodes == [token]
+
+
+def verified(token: str, secret: str, token_type: str = "access") -> dict:
+    return security.decode_token(token, secret, token_type, max_lifetime=LIFETIME)
+
+
 def test_a_kept_verification_still_expires(app, alice, monkeypatch):
     token = alice.tokens["token"]
     secret = app.config["SECRET_KEY"]
-    claims = security.decode_token(token, secret, "access")  # verified, and now kept
+    claims = verified(token, secret)  # verified, and now kept
     monkeypatch.setattr(security.time, "time", lambda: claims["exp"])
     with pytest.raises(security.TokenExpired):
-        security.decode_token(token, secret, "access")
+        verified(token, secret)
     monkeypatch.setattr(security.time, "time", lambda: claims["exp"] - 1)
-    assert security.decode_token(token, secret, "access")["sub"] == alice.public_id
+    assert verified(token, secret)["sub"] == alice.public_id
 
 
 def test_a_kept_verification_holds_for_its_secret_and_type_only(app, alice):
     token = alice.tokens["token"]
     secret = app.config["SECRET_KEY"]
-    assert security.decode_token(token, secret, "access")["sub"] == alice.public_id
+    assert verified(token, secret)["sub"] == alice.public_id
     with pytest.raises(security.TokenError):
-        security.decode_token(token, secret + "-rotated", "access")
+        verified(token, secret + "-rotated")
     with pytest.raises(security.TokenError):
-        security.decode_token(token, secret, "refresh")
+        verified(token, secret, "refresh")
 
 
 def test_claims_handed_out_are_copies(app, alice):
     token, secret = alice.tokens["token"], app.config["SECRET_KEY"]
-    security.decode_token(token, secret, "access")["sub"] = "someone else"
-    assert security.decode_token(token, secret, "access")["sub"] == alice.public_id
+    verified(token, secret)["sub"] = "someone else"
+    assert verified(token, secret)["sub"] == alice.public_id
 
 
 def test_an_expired_token_seen_before_is_401(client, auth, alice, monkeypatch):

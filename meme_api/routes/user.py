@@ -8,11 +8,10 @@ from ..accounts import (
     USER,
     USER_CREATE,
     USER_UPDATE,
-    USERNAME_TAKEN,
     USERS,
-    commit_unique,
+    change_account,
     create_user,
-    ensure_not_last_admin,
+    delete_account,
     load_user,
     own_representation,
     password_hash,
@@ -45,7 +44,7 @@ bp = ApiBlueprint("user", __name__, "Users (admins provision them)",
                                                  "format": PUBLIC_ID_SCHEMA["format"]}})
 
 NEW_USER = "$response.body#/user/public_id"
-LAST_ADMIN = "this would leave no active admin"
+LAST_ADMIN_REASON = "this would leave no active admin"
 
 
 def single(public_id: str, message: str | None = None):
@@ -160,24 +159,12 @@ def promote(public_id: str):
 @admin_required
 @accepts(USER_UPDATE)
 @response(USER.envelope, "Changed.", headers=("ETag",))
-@other_responses({409: f"the username is taken, or {LAST_ADMIN}; or {STALE}", 412: None})
+@other_responses({409: f"the username is taken, or {LAST_ADMIN_REASON}; or {STALE}", 412: None})
 def update(public_id: str):
     """Change a user's name, password, role or activity."""
     user = load_for_change(public_id)
-    data = read_body()
-    demoting = data.get("admin") is False and user.admin
-    deactivating = data.get("active") is False and user.active
-    if demoting or deactivating:
-        ensure_not_last_admin(user)
-    for name in ("username", "admin", "active"):
-        if name in data:
-            setattr(user, name, data[name])
-    if "password" in data:
-        user.password_hash = password_hash(data["password"])
-    if deactivating or "password" in data:
-        revoke_user_sessions(user)
-    public_id = user.public_id
-    commit_unique(USERNAME_TAKEN, "username")
+    public_id = user.public_id  # read before the commit expires it
+    change_account(user, current_user().id, read_body())
     return single(public_id)
 
 
@@ -186,11 +173,8 @@ def update(public_id: str):
 @token_required
 @admin_required
 @response(MESSAGE, "Deleted; their templates remain, ownerless.")
-@other_responses({409: f"{LAST_ADMIN}; or {STALE}", 412: None})
+@other_responses({409: f"{LAST_ADMIN_REASON}; or {STALE}", 412: None})
 def delete(public_id: str):
     """Delete a user; their tokens die with them, their templates stay, ownerless."""
-    user = load_for_change(public_id)
-    ensure_not_last_admin(user)
-    db.session.delete(user)
-    db.session.commit()
+    delete_account(load_for_change(public_id), current_user().id)
     return jsonify({"message": "The user has been deleted!"})

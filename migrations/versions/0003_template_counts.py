@@ -3,8 +3,8 @@
 `template_totals` (one row, id 1: every template, the approved ones) and
 `owner_template_counts` (each owner's templates awaiting moderation), filled from the existing
 templates, then kept by triggers on `templates`: row by row on SQLite and MySQL/MariaDB, per
-statement from transition tables on PostgreSQL. meme_api/counts.py explains the design and
-holds the same SQL for `create_all`; this migration keeps its own copy, frozen as it was.
+statement from transition tables on PostgreSQL. meme_api/counts.py explains the design; the
+SQL lives here alone (the tests build their schema by running the migrations too).
 
 On PostgreSQL the fill is exact even while the service writes: the table is locked against
 writers from the count until the triggers exist (the migration is one transaction). MySQL and

@@ -15,16 +15,17 @@ from datetime import datetime
 import pytest
 from servers import (
     REPO_ROOT,
+    LiveClient,
     Server,
     _gunicorn_has_control_socket,
     free_port,
     migrate,
     running,
     seed,
+    serve_in_thread,
     server_env,
 )
 from sqlalchemy import create_engine, text
-from test_concurrency import http, serve_in_thread
 
 from meme_api.request_log import JsonLineFormatter
 
@@ -78,9 +79,8 @@ class Flow:
             self.secrets.add(basic[1])
         if "Authorization" in headers:
             self.secrets.update({headers["Authorization"], headers["Authorization"].split()[1]})
-        with http() as session:
-            response = session.request(method, self.url + path, headers=headers,
-                                       timeout=TIMEOUT, **kwargs)
+        response = LiveClient(self.url, timeout=TIMEOUT).call(method, path, headers=headers,
+                                                              **kwargs)
         self.sent.append(Sent(response, method, path.partition("?")[0], who, app))
         if response.headers.get("Content-Type") == "application/json":
             body = response.json()

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import uuid
 from collections import Counter
@@ -15,6 +16,7 @@ import requests
 from conftest import FAST_HASH
 from servers import (
     SECRET_KEY,
+    LiveClient,
     Server,
     fresh_postgres_database,
     migrate,
@@ -33,7 +35,8 @@ pytestmark = pytest.mark.postgres
 
 TIMEOUT = 30
 BUDGET = 20  # RATELIMIT_DEFAULT of both instances: "20 per minute", one budget per user
-REDIS_DB = 12  # a number of its own, flushed before use
+# A Redis database of its own, flushed before use (checkouts sharing a Redis: one each).
+REDIS_DB = int(os.environ.get("MEME_TEST_INSTANCES_REDIS_DB", "12"))
 
 
 @dataclass
@@ -58,11 +61,8 @@ class Deployment:
         return account
 
     def call(self, instance: int, method: str, path: str, token: str | None = None, **kwargs):
-        headers = {"x-application-token": self.app_token, **kwargs.pop("headers", {})}
-        if token:
-            headers["x-access-token"] = token
-        return requests.request(method, self.instances[instance % 2].url + path,
-                                headers=headers, timeout=TIMEOUT, **kwargs)
+        client = LiveClient(self.instances[instance % 2].url, self.app_token, TIMEOUT)
+        return client.call(method, path, token, **kwargs)
 
 
 @pytest.fixture(scope="module")

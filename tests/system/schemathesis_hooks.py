@@ -19,10 +19,11 @@ from sqlalchemy import select
 
 from meme_api import create_app
 from meme_api.accounts import create_user
+from meme_api.auth import decode_user_token
 from meme_api.client_apps import register_app
 from meme_api.extensions import db
 from meme_api.models import AuthSession, ClientApp, User
-from meme_api.security import decode_token, hash_app_token
+from meme_api.security import hash_app_token
 from meme_api.sessions import start_session
 
 STATE_ENV = "MEME_SCHEMATHESIS_STATE"
@@ -71,7 +72,7 @@ class Keeper:
         session = state["session_id"] and db.session.get(AuthSession, state["session_id"])
         if not session or session.revoked or session.user_id != admin.id:
             state["access_token"] = start_session(admin)["token"]
-            claims = decode_token(state["access_token"], self.app.config["SECRET_KEY"], "access")
+            claims = decode_user_token(state["access_token"], "access")
             state["session_id"] = claims["sid"]
 
     def _client_app(self) -> None:

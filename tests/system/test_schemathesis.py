@@ -36,8 +36,8 @@ from meme_api.sessions import start_session
 
 pytestmark = pytest.mark.schemathesis
 
-TESTS_DIR = Path(__file__).resolve().parent
-REPO_ROOT = TESTS_DIR.parent
+TESTS_DIR = Path(__file__).resolve().parent  # schemathesis_hooks.py is here too
+REPO_ROOT = TESTS_DIR.parent.parent
 CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conformance",
           "response_schema_conformance", "negative_data_rejection")
 MAX_EXAMPLES = 100

@@ -7,7 +7,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import pytest
@@ -15,15 +15,16 @@ import requests
 from conftest import make_config
 from servers import (
     SECRET_KEY,
+    LiveClient,
     Server,
     fresh_mariadb_database,
     fresh_postgres_database,
     migrate,
     running,
     seed,
+    serve_in_thread,
     server_env,
 )
-from werkzeug.serving import make_server
 
 from meme_api import create_app
 from meme_api.extensions import db
@@ -36,28 +37,6 @@ ROUNDS = 5
 PROBLEM = "application/problem+json"
 
 
-@contextmanager
-def serve_in_thread(app) -> Iterator[str]:
-    """The app on a free local port, one thread per request; yields its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(TIMEOUT)
-        server.server_close()
-
-
-def http() -> requests.Session:
-    """A session that ignores proxies configured around the test run."""
-    session = requests.Session()
-    session.trust_env = False
-    return session
-
-
 @dataclass
 class Deployment:
     """One database served by gunicorn (two workers) and by a threaded in-process server."""
@@ -66,15 +45,11 @@ class Deployment:
     app_token: str
     admin_token: str = ""
 
-    def headers(self, **extra: str) -> dict[str, str]:
-        return {"x-application-token": self.app_token, "x-access-token": self.admin_token,
-                **extra}
+    def client(self, index: int = 0) -> LiveClient:
+        return LiveClient(self.urls[index % len(self.urls)], self.app_token, TIMEOUT)
 
     def call(self, method: str, path: str, **kwargs) -> requests.Response:
-        headers = self.headers(**kwargs.pop("headers", {}))
-        with http() as session:
-            return session.request(method, self.urls[0] + path, headers=headers,
-                                   timeout=TIMEOUT, **kwargs)
+        return self.client().call(method, path, self.admin_token, **kwargs)
 
     def race(self, method: str, path: str, bodies: list[dict | None],
              **headers: str) -> list[requests.Response]:
@@ -82,11 +57,10 @@ class Deployment:
         barrier = threading.Barrier(len(bodies))
 
         def writer(index: int) -> requests.Response:
-            with http() as session:
-                url = self.urls[index % len(self.urls)] + path
-                barrier.wait(timeout=TIMEOUT)
-                return session.request(method, url, json=bodies[index], timeout=TIMEOUT,
-                                       headers=self.headers(**headers))
+            client = self.client(index)
+            barrier.wait(timeout=TIMEOUT)
+            return client.call(method, path, self.admin_token, json=bodies[index],
+                               headers=headers)
 
         with ThreadPoolExecutor(len(bodies)) as pool:
             return list(pool.map(writer, range(len(bodies))))

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import uuid
 from contextlib import nullcontext
-from dataclasses import dataclass
 
 import pytest
-import requests
 from servers import (
     HeldRequest,
+    LiveClient,
     Seed,
     Server,
     fresh_postgres_database,
@@ -25,28 +23,12 @@ from servers import (
 TIMEOUT = 10
 
 
-@dataclass
-class Deployment:
-    server: Server
-    seed: Seed
-    admin_token: str
+class Deployment(LiveClient):
+    """A gunicorn server (two workers) on a seeded database, and the admin's access token."""
 
-    def headers(self, token: str | None = None, **extra: str) -> dict[str, str]:
-        headers = {"x-application-token": self.seed.app_token, **extra}
-        if token:
-            headers["x-access-token"] = token
-        return headers
-
-    def call(self, method: str, path: str, token: str | None = None, **kwargs):
-        return requests.request(method, self.server.url + path, headers=self.headers(token),
-                                timeout=TIMEOUT, **kwargs)
-
-    def login(self, username: str, password: str) -> dict:
-        raw = base64.b64encode(f"{username}:{password}".encode()).decode()
-        response = requests.get(self.server.url + "/login", timeout=TIMEOUT,
-                                headers=self.headers(Authorization=f"Basic {raw}"))
-        assert response.status_code == 200, response.text
-        return response.json()
+    def __init__(self, server: Server, seeded: Seed, admin_token: str = ""):
+        super().__init__(server.url, seeded.app_token, TIMEOUT)
+        self.server, self.seed, self.admin_token = server, seeded, admin_token
 
     def new_user(self) -> tuple[str, str, dict]:
         """A user made over HTTP by the admin, logged in: (public_id, password, tokens)."""
@@ -74,12 +56,12 @@ def deployment(request, tmp_path_factory):
         migrate(url)
         seeded = seed(url)
         with running(Server(server_env(url), workdir, workers=2)) as (server,):
-            admin_token = Deployment(server, seeded, "").login("root", seeded.passwords["root"])
+            admin_token = Deployment(server, seeded).login("root", seeded.passwords["root"])
             yield Deployment(server, seeded, admin_token["token"])
 
 
 def test_the_schema_is_migrated_and_both_workers_serve(deployment):
-    ready = requests.get(deployment.server.url + "/readyz", timeout=TIMEOUT)
+    ready = deployment.call("GET", "/readyz")
     assert ready.status_code == 200, ready.text
     assert ready.json()["migrations"] == "ok"
     assert deployment.statuses_on_two_workers(deployment.admin_token) == [200, 200]

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 import requests
-from werkzeug.serving import make_server
+from servers import LiveClient, serve_in_thread
 
 TIMEOUT = 10
 
@@ -16,40 +14,28 @@ def base_url(app, monkeypatch):
     """The app served on a free local port in a background thread, shut down afterwards."""
     for name in ("NO_PROXY", "no_proxy"):  # a proxy configured around us must not intercept
         monkeypatch.setenv(name, "127.0.0.1")
-    server = make_server("127.0.0.1", 0, app)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(TIMEOUT)
-    server.server_close()
+    with serve_in_thread(app) as url:
+        yield url
 
 
-class OriginalClient:
-    """What the original scripts did: Basic login for a token, then form posts with headers."""
+class OriginalClient(LiveClient):
+    """What the original scripts did: Basic login for a token, then form posts with headers.
+
+    Its `login` answers with the whole response, and `call` sends form data as the token's user.
+    """
 
     def __init__(self, url: str, app_token: str):
-        self.url = url
-        self.app_token = app_token
+        super().__init__(url, app_token, TIMEOUT)
         self.token: str | None = None
 
-    def headers(self) -> dict:
-        headers = {"x-application-token": self.app_token}
-        if self.token:
-            headers["x-access-token"] = self.token
-        return headers
-
     def login(self, username: str, password: str) -> requests.Response:
-        response = requests.get(self.url + "/login", auth=(username, password),
-                                headers=self.headers(), timeout=TIMEOUT)
+        response = super().call("GET", "/login", auth=(username, password))
         if response.status_code == 200:
             self.token = response.json()["token"]
         return response
 
     def call(self, method: str, path: str, data: dict | None = None) -> requests.Response:
-        return requests.request(method, self.url + path, data=data, headers=self.headers(),
-                                timeout=TIMEOUT)
+        return super().call(method, path, self.token, data=data)
 
 
 @pytest.fixture

@@ -16,12 +16,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import pytest
-from werkzeug.serving import make_server
+from servers import serve_in_thread
 
 pytestmark = pytest.mark.browser
 
@@ -43,20 +41,6 @@ Array.from(document.querySelectorAll('.opblock')).map(block =>
   block.querySelector('.opblock-summary-method').textContent.trim() + ' ' +
   block.querySelector('.opblock-summary-path').getAttribute('data-path'))
 """
-
-
-@contextmanager
-def serving(app) -> Iterator[str]:
-    """Serve `app` on 127.0.0.1 (a free port) from a thread until the block ends."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
 
 
 def chromium_executable() -> str:
@@ -190,7 +174,7 @@ def test_docs_page_lists_every_operation_and_stays_on_the_service(app, browser):
     document = app.test_client().get("/openapi.json").get_json()
     expected = {f"{method.upper()} {path}"
                 for path, item in document["paths"].items() for method in item}
-    with serving(app) as base_url:
+    with serve_in_thread(app) as base_url:
         session = open_page(browser, base_url + "/docs")
         operations = rendered_operations(browser, session)
 
