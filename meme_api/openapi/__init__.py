@@ -18,7 +18,7 @@ from ..routes.docs import ASSETS
 from ..schemas import APP_NAME, Shape
 from .components import ERROR_NAMES, RESPONSES, components, header_refs, ref
 from .description import DESCRIPTION
-from .operations import OPERATIONS, Success, success_response
+from .operations import OPERATIONS, Success, operation_id, success_response
 from .queries import collection_parameters
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
@@ -44,12 +44,6 @@ TAGS = [
 def openapi_path(rule: Rule) -> str:
     """`/template/<int:template_id>` → `/template/{template_id}`."""
     return re.sub(r"<(?:[^<>:]+:)?([^<>]+)>", r"{\1}", rule.rule)
-
-
-def operation_id(rule: Rule, method: str) -> str:
-    """The endpoint, made an identifier; with the method when the rule has several."""
-    base = rule.endpoint.replace(".", "_")
-    return f"{base}_{method.lower()}" if len(rule.methods - IGNORED_METHODS) > 1 else base
 
 
 def security(view, success: Success, require_app_token: bool) -> list[dict]:
@@ -80,7 +74,7 @@ def takes_tokens(view) -> bool:
 
 def error_statuses(view, method: str, rule: Rule, success: Success) -> list[int]:
     """Every error status this operation can answer, from its markers and its table entry."""
-    statuses = set()
+    statuses = {414, 431}  # the URL or the headers can be too large on every operation
     if takes_tokens(view):
         statuses |= {401, 429}
     if success.unauthorized:
@@ -154,7 +148,7 @@ def operation(app: Flask, rule: Rule, method: str, success: Success) -> dict:
     result: dict = {
         "tags": [rule.endpoint.partition(".")[0]],
         "summary": summary.strip(),
-        "operationId": operation_id(rule, method),
+        "operationId": operation_id(rule.endpoint, method),
         "parameters": parameters(view, rule, success, app.config),
         "security": security(view, success, app.config["REQUIRE_APP_TOKEN"]),
         "responses": responses,

@@ -41,6 +41,46 @@ def link(operation_id: str, parameter: str, expression: str, description: str) -
             "description": description}
 
 
+# Each operation's `operationId`: short, unique, snake_case, the name a generated client gives
+# the call (contract §8). An endpoint with several methods maps each method to its own id.
+OPERATION_IDS: dict[str, str | dict[str, str]] = {
+    "login.login": {"GET": "login", "POST": "login_with_body"},
+    "login.refresh": "refresh_token",
+    "login.logout": "logout",
+    "login.logout_all": "logout_all",
+    "user.create": "create_user",
+    "user.list_users": "list_users",
+    "user.me": "get_me",
+    "user.change_password": "change_password",
+    "user.get_one": "get_user",
+    "user.promote": "promote_user",
+    "user.update": "update_user",
+    "user.delete": "delete_user",
+    "template.create": "create_template",
+    "template.list_templates": "list_templates",
+    "template.feed": "get_feed",
+    "template.get_one": "get_template",
+    "template.replace": "replace_template",
+    "template.update": "update_template",
+    "template.delete": "delete_template",
+    "apps.list_all": "list_apps",
+    "apps.register": "register_app",
+    "apps.revoke": "revoke_app",
+    "apps.rotate": "rotate_app_token",
+    "ops.healthz": "healthz",
+    "ops.readyz": "readyz",
+    "docs.openapi": "get_openapi",
+    "docs.page": "get_docs_page",
+    "docs.asset": "get_docs_asset",
+}
+
+
+def operation_id(endpoint: str, method: str) -> str:
+    """The `operationId` of one method of an endpoint."""
+    ids = OPERATION_IDS[endpoint]
+    return ids if isinstance(ids, str) else ids[method]
+
+
 NEW_USER = "$response.body#/user/public_id"
 NEW_TEMPLATE = "$response.body#/template/id"
 NEW_APP = "$response.body#/app/name"
@@ -58,10 +98,10 @@ OPERATIONS: dict[str, Success] = {
         201, "UserMessage", "Created.", ("Location",),
         conflict="the username is taken (letter case ignored)",
         links={
-            "GetUser": link("user_get_one", "public_id", NEW_USER, "the new user"),
-            "PromoteUser": link("user_promote", "public_id", NEW_USER, "promote the new user"),
-            "UpdateUser": link("user_update", "public_id", NEW_USER, "change the new user"),
-            "DeleteUser": link("user_delete", "public_id", NEW_USER, "delete the new user"),
+            "GetUser": link("get_user", "public_id", NEW_USER, "the new user"),
+            "PromoteUser": link("promote_user", "public_id", NEW_USER, "promote the new user"),
+            "UpdateUser": link("update_user", "public_id", NEW_USER, "change the new user"),
+            "DeleteUser": link("delete_user", "public_id", NEW_USER, "delete the new user"),
         }),
     "user.list_users": Success(200, "UserList", "A page of users.", COLLECTION_HEADERS),
     "user.me": Success(200, "UserEnvelope", "The caller.", ("ETag",), reads_etag=True),
@@ -82,12 +122,12 @@ OPERATIONS: dict[str, Success] = {
         201, "TemplateMessage", "Posted.", ("Location",),
         forbidden="a non-admin sent `approved`",
         links={
-            "GetTemplate": link("template_get_one", "template_id", NEW_TEMPLATE, "the new post"),
-            "ReplaceTemplate": link("template_replace", "template_id", NEW_TEMPLATE,
+            "GetTemplate": link("get_template", "template_id", NEW_TEMPLATE, "the new post"),
+            "ReplaceTemplate": link("replace_template", "template_id", NEW_TEMPLATE,
                                     "replace the new post"),
-            "UpdateTemplate": link("template_update", "template_id", NEW_TEMPLATE,
+            "UpdateTemplate": link("update_template", "template_id", NEW_TEMPLATE,
                                    "change the new post"),
-            "DeleteTemplate": link("template_delete", "template_id", NEW_TEMPLATE,
+            "DeleteTemplate": link("delete_template", "template_id", NEW_TEMPLATE,
                                    "delete the new post"),
         }),
     "template.list_templates": Success(200, "TemplateList", "A page of the visible templates.",
@@ -111,8 +151,8 @@ OPERATIONS: dict[str, Success] = {
         201, "AppToken", "Registered; the token is shown only here.", NO_STORE,
         conflict="the name is taken (letter case ignored)",
         links={
-            "RevokeApp": link("apps_revoke", "name", NEW_APP, "revoke the new application"),
-            "RotateApp": link("apps_rotate", "name", NEW_APP, "rotate its token"),
+            "RevokeApp": link("revoke_app", "name", NEW_APP, "revoke the new application"),
+            "RotateApp": link("rotate_app_token", "name", NEW_APP, "rotate its token"),
         }),
     "apps.revoke": Success(200, "Message", "Revoked: its token is refused from now on."),
     "apps.rotate": Success(200, "AppToken", "Rotated; the new token is shown only here.",
