@@ -89,12 +89,11 @@ def server_env(database_url: str) -> dict[str, str]:
 def gunicorn(database_url: str, workdir: Path) -> Iterator[str]:
     """`gunicorn "meme_api:create_app()"` on a port of its choosing; yield its base URL.
 
-    Request lines and header fields are unlimited here: gunicorn's own limits (4094 and 8190
-    bytes) answer before the app does, and are the deployment's business, not the API's.
+    gunicorn reads gunicorn.conf.py from the repository, as in production: its request limits
+    and its problem-document answers (contract §1) are part of what is tested.
     """
     log = workdir / "gunicorn.log"
-    command = [sys.executable, "-m", "gunicorn", "-w", "2", "-b", "127.0.0.1:0",
-               "--limit-request-line", "0", "--limit-request-field_size", "0"]
+    command = [sys.executable, "-m", "gunicorn", "-w", "2", "-b", "127.0.0.1:0"]
     if "control_socket_disable" in GunicornConfig().settings:
         command.append("--no-control-socket")  # one per server, not one shared in $HOME
     command.append("meme_api:create_app()")

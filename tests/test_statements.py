@@ -133,14 +133,16 @@ STATEMENT_BUDGET: dict[tuple[str, str], Budget] = {
         "/user/me/password",
         json={"current_password": w.alice.password, "new_password": "newalicepass1"})),
     # app+caller; user
-    ("GET", "/user/<public_id>"): Budget(2, lambda w: w.as_admin(f"/user/{w.alice.public_id}")),
+    ("GET", "/user/<public_id:public_id>"): Budget(
+        2, lambda w: w.as_admin(f"/user/{w.alice.public_id}")),
     # app+caller; user; UPDATE user; reload user (for the answer)
-    ("PUT", "/user/<public_id>"): Budget(4, lambda w: w.as_admin(f"/user/{w.alice.public_id}")),
+    ("PUT", "/user/<public_id:public_id>"): Budget(
+        4, lambda w: w.as_admin(f"/user/{w.alice.public_id}")),
     # app+caller; user; UPDATE user; reload user (for the answer)
-    ("PATCH", "/user/<public_id>"): Budget(4, lambda w: w.as_admin(
+    ("PATCH", "/user/<public_id:public_id>"): Budget(4, lambda w: w.as_admin(
         f"/user/{w.alice.public_id}", json={"username": "alicia"})),
     # app+caller; user; DELETE user
-    ("DELETE", "/user/<public_id>"): Budget(3, lambda w: w.as_admin(
+    ("DELETE", "/user/<public_id:public_id>"): Budget(3, lambda w: w.as_admin(
         f"/user/{w.alice.public_id}")),
 
     # --- templates (contract §4)

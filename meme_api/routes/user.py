@@ -109,7 +109,7 @@ def change_password():
     return no_store(jsonify(start_session(user)))
 
 
-@bp.get("/<public_id>")
+@bp.get("/<public_id:public_id>")
 @app_token
 @token_required
 def get_one(public_id: str):
@@ -120,7 +120,7 @@ def get_one(public_id: str):
     return single(get_user_or_404(public_id))
 
 
-@bp.put("/<public_id>")
+@bp.put("/<public_id:public_id>")
 @app_token
 @token_required
 @admin_required
@@ -134,7 +134,7 @@ def promote(public_id: str):
                      representation)
 
 
-@bp.patch("/<public_id>")
+@bp.patch("/<public_id:public_id>")
 @app_token
 @token_required
 @admin_required
@@ -158,7 +158,7 @@ def update(public_id: str):
     return single(user)
 
 
-@bp.delete("/<public_id>")
+@bp.delete("/<public_id:public_id>")
 @app_token
 @token_required
 @admin_required
