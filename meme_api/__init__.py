@@ -1,4 +1,8 @@
-"""meme_api: a JWT-secured users-and-posts (meme templates) service."""
+"""meme_api: a JWT-secured users-and-posts (meme templates) service.
+
+The HTTP contract is docs/api.md in the repository; "contract §N" in this package's docstrings
+and comments is its section N.
+"""
 
 from __future__ import annotations
 
