@@ -48,9 +48,10 @@ SECRET_KEY = "schemathesis-secret-key-long-enough-for-hs256"
 READY_WITHIN = 30.0
 RUN_WITHIN = 900  # seconds; the run takes a few minutes on two cores
 # Rejections besides schemathesis's defaults: a failed If-Match precondition is evaluated before
-# the body (RFC 9110 §13.2.2), and an oversized body is refused before it is read.
-REJECTIONS = ["400", "401", "403", "404", "405", "406", "409", "412", "413", "415", "422", "428",
-              "429"]
+# the body (RFC 9110 §13.2.2), an oversized body is refused before it is read, and an oversized
+# URL or header section before anything else (contract §1).
+REJECTIONS = ["400", "401", "403", "404", "405", "406", "409", "412", "413", "414", "415", "422",
+              "428", "429", "431"]
 SCHEMATHESIS_CONFIG = f"""
 [checks.negative_data_rejection]
 expected-statuses = {json.dumps(REJECTIONS)}

@@ -32,14 +32,32 @@ CONTENT_SECURITY_POLICY = (
     "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; "
     "frame-ancestors 'none'"
 )
+# persistAuthorization keeps what was entered in "Authorize" (in the browser's localStorage) across
+# reloads. The interceptor makes a login tried on the page authorize the calls that follow: a
+# successful /login, /token/refresh or password change hands its access token to the page, and
+# a successful logout takes it back.
 INITIALIZER_SOURCE = """\
 window.addEventListener("load", function () {
   var root = document.getElementById("swagger-ui");
-  window.ui = SwaggerUIBundle({
+  var issuesTokens = /\\/(login|token\\/refresh|user\\/me\\/password)$/;
+  var endsSessions = /\\/logout(\\/all)?$/;
+  var ui = window.ui = SwaggerUIBundle({
     url: root.dataset.specUrl,
     dom_id: "#swagger-ui",
     deepLinking: true,
     validatorUrl: null,
+    persistAuthorization: true,
+    responseInterceptor: function (response) {
+      var path = new URL(response.url, window.location.href).pathname;
+      var body = response.body || response.obj;
+      if (response.ok && issuesTokens.test(path) && body && body.token) {
+        ui.preauthorizeApiKey("accessToken", body.token);
+        ui.authActions.persistAuthorizationIfNeeded();
+      } else if (response.ok && endsSessions.test(path)) {
+        ui.authActions.logoutWithPersistOption(["accessToken", "bearerAuth"]);
+      }
+      return response;
+    },
     presets: [SwaggerUIBundle.presets.apis],
     layout: "BaseLayout"
   });
