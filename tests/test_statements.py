@@ -133,15 +133,17 @@ STATEMENT_BUDGET: dict[tuple[str, str], Budget] = {
         "/user/me/password",
         json={"current_password": w.alice.password, "new_password": "newalicepass1"})),
     # app+caller; user row
-    ("GET", "/user/<public_id>"): Budget(2, lambda w: w.as_admin(f"/user/{w.alice.public_id}")),
+    ("GET", "/user/<public_id:public_id>"): Budget(
+        2, lambda w: w.as_admin(f"/user/{w.alice.public_id}")),
     # app+caller; user+row; UPDATE user; user row (for the answer)
-    ("PUT", "/user/<public_id>"): Budget(4, lambda w: w.as_admin(f"/user/{w.alice.public_id}")),
+    ("PUT", "/user/<public_id:public_id>"): Budget(
+        4, lambda w: w.as_admin(f"/user/{w.alice.public_id}")),
     # app+caller; user+row; UPDATE user; user row (for the answer)
-    ("PATCH", "/user/<public_id>"): Budget(4, lambda w: w.as_admin(
+    ("PATCH", "/user/<public_id:public_id>"): Budget(4, lambda w: w.as_admin(
         f"/user/{w.alice.public_id}", json={"username": "alicia"})),
     # app+caller; user+row; [SQLite: BEGIN IMMEDIATE]; active admins (locked); DELETE user. The
     # last-admin rule is decided under a lock whatever the user read first was: it may be stale.
-    ("DELETE", "/user/<public_id>"): Budget(
+    ("DELETE", "/user/<public_id:public_id>"): Budget(
         {"sqlite": 5, "postgresql": 4, "mariadb": 4},
         lambda w: w.as_admin(f"/user/{w.alice.public_id}")),
 

@@ -81,8 +81,9 @@ RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit
 # Each error status: its response's name, and why it happens whatever the route.
 ERROR_NAMES = {
     400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 409: "Conflict",
-    412: "PreconditionFailed", 413: "ContentTooLarge", 415: "UnsupportedMediaType",
-    429: "TooManyRequests", 503: "ServiceUnavailable",
+    412: "PreconditionFailed", 413: "ContentTooLarge", 414: "UriTooLong",
+    415: "UnsupportedMediaType", 429: "TooManyRequests", 431: "RequestHeaderFieldsTooLarge",
+    503: "ServiceUnavailable",
 }
 ERROR_REASONS = {
     400: "The input is not valid: `errors` names each offending field or query parameter. "
@@ -93,8 +94,11 @@ ERROR_REASONS = {
     409: "The request conflicts with the current state of the resource.",
     412: "If-Match does not match the current ETag; nothing changed.",
     413: "The body is larger than MAX_CONTENT_LENGTH.",
+    414: "The URL (path and query) is longer than 8,190 bytes.",
     415: "The body is neither JSON nor form data.",
     429: "Over the rate limit (RATELIMIT_DEFAULT, or RATELIMIT_LOGIN on /login).",
+    431: "The request headers are too large: a header line over 8,190 bytes, more than 100 "
+         "header fields, or over 32,768 bytes in all.",
     503: "The database is unreachable; the service recovers by itself.",
 }
 ERROR_HEADERS = {
@@ -109,18 +113,16 @@ def header_refs(names) -> dict:
     return {name: ref("headers", name) for name in ("X-Request-ID", *names)}
 
 
-def problem_content(status: int) -> dict:
-    """application/problem+json content whose `status` is this status."""
-    schema = {"allOf": [ref("schemas", "Problem"),
-                        {"properties": {"status": {"const": status}}}]}
-    return {"application/problem+json": {"schema": schema}}
+# Every error response has this one content, a plain reference to `Problem`: client generators
+# turn it into one type (an `allOf` that pins `status` per response is what they cannot merge).
+PROBLEM_CONTENT = {"application/problem+json": {"schema": ref("schemas", "Problem")}}
 
 
 RESPONSES = {
     ERROR_NAMES[status]: {
         "description": reason,
         "headers": header_refs(ERROR_HEADERS.get(status, ())),
-        "content": problem_content(status),
+        "content": PROBLEM_CONTENT,
     }
     for status, reason in ERROR_REASONS.items()
 }

@@ -33,10 +33,10 @@ def openapi_path(rule: Rule) -> str:
     return re.sub(r"<(?:[^<>:]+:)?([^<>]+)>", r"{\1}", rule.rule)
 
 
-def operation_id(rule: Rule, method: str) -> str:
-    """The endpoint, made an identifier; with the method when the rule has several."""
-    base = rule.endpoint.replace(".", "_")
-    return f"{base}_{method.lower()}" if len(rule.methods - IGNORED_METHODS) > 1 else base
+def operation_id(success: Success, method: str) -> str:
+    """The `operationId` the view declares for this method."""
+    declared = success.operation_id
+    return declared if isinstance(declared, str) else declared[method]
 
 
 def security(view, success: Success, require_app_token: bool) -> list[dict]:
@@ -67,7 +67,8 @@ def takes_tokens(view) -> bool:
 
 def error_statuses(view, method: str, rule: Rule, success: Success) -> list[int]:
     """Every error status this operation can answer: from its markers and its declarations."""
-    statuses = set(getattr(view, "other_responses", {}))
+    # The URL or the headers can be too large on every operation (contract §1).
+    statuses = {414, 431, *getattr(view, "other_responses", {})}
     if takes_tokens(view):
         statuses |= {401, 429}
     if getattr(view, "needs_admin", False):
@@ -149,7 +150,7 @@ def operation(app: Flask, rule: Rule, method: str) -> dict:
     result: dict = {
         "tags": [rule.endpoint.partition(".")[0]],
         "summary": summary.strip(),
-        "operationId": operation_id(rule, method),
+        "operationId": operation_id(success, method),
         "parameters": parameters(app, view, rule, success),
         "security": security(view, success, app.config["REQUIRE_APP_TOKEN"]),
         "responses": responses,

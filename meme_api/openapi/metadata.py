@@ -3,7 +3,8 @@
     @bp.get("/template/<int:template_id>")
     @app_token
     @token_required
-    @response(TEMPLATE.envelope, "The template.", headers=("ETag",), not_modified=True)
+    @response("get_template", TEMPLATE.envelope, "The template.", headers=("ETag",),
+              not_modified=True)
     def get_one(template_id: int): ...
 
 `@response` declares the success; `@other_responses` the errors only this view produces, and
@@ -34,6 +35,7 @@ COLLECTION_HEADERS = ("Link", "X-Total-Count")
 class Success:
     """A view's success answer."""
 
+    operation_id: str | Mapping[str, str]  # short snake_case; per method if the view has several
     status: int
     body: Body | None  # an application/json body
     description: str
@@ -45,11 +47,16 @@ class Success:
     links: Mapping[str, dict] = field(default_factory=dict)
 
 
-def response(body: Body | None, description: str, status: int = 200, **options):
-    """Declare the view's success answer (see `Success` for the options)."""
+def response(operation_id: str | Mapping[str, str], body: Body | None, description: str,
+             status: int = 200, **options):
+    """Declare the view's `operationId` and success answer (see `Success` for the options).
+
+    The operation id is what a generated client names the call (contract §8): short, unique,
+    snake_case, such as `get_template`.
+    """
 
     def decorate(view):
-        view.success = Success(status, body, description, **options)
+        view.success = Success(operation_id, status, body, description, **options)
         return view
 
     return decorate

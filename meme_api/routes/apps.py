@@ -28,7 +28,7 @@ NEW_APP = "$response.body#/app/name"
 @app_token
 @token_required
 @admin_required
-@response(APP.listing, "Every application, by name.")
+@response("list_apps", APP.listing, "Every application, by name.")
 def list_all():
     """Every registered application, never with a token or its hash."""
     return jsonify({"apps": list_apps()})
@@ -39,9 +39,11 @@ def list_all():
 @token_required
 @admin_required
 @accepts(APP_CREATE)
-@response(APP_WITH_TOKEN, "Registered; the token is shown only here.", 201, headers=NO_STORE,
-          links={"RevokeApp": link("apps_revoke", "name", NEW_APP, "revoke the new application"),
-                 "RotateApp": link("apps_rotate", "name", NEW_APP, "rotate its token")})
+@response("register_app", APP_WITH_TOKEN, "Registered; the token is shown only here.", 201,
+          headers=NO_STORE, links={
+              "RevokeApp": link("revoke_app", "name", NEW_APP, "revoke the new application"),
+              "RotateApp": link("rotate_app_token", "name", NEW_APP, "rotate its token"),
+          })
 @other_responses({409: "the name is taken (letter case ignored)"})
 def register():
     """Register an application; its token is in this answer and nowhere else, ever."""
@@ -56,7 +58,7 @@ def register():
 @app_token
 @token_required
 @admin_required
-@response(MESSAGE, "Revoked: its token is refused from now on.")
+@response("revoke_app", MESSAGE, "Revoked: its token is refused from now on.")
 def revoke(name: str):
     """Revoke an application: its token is refused from now on."""
     return jsonify({"message": f"The application {revoke_app(name)} has been revoked"})
@@ -66,7 +68,8 @@ def revoke(name: str):
 @app_token
 @token_required
 @admin_required
-@response(APP_WITH_TOKEN, "Rotated; the new token is shown only here.", headers=NO_STORE)
+@response("rotate_app_token", APP_WITH_TOKEN, "Rotated; the new token is shown only here.",
+          headers=NO_STORE)
 @other_responses({409: "the application is revoked"})
 def rotate(name: str):
     """Issue a new token; the old one works for APP_TOKEN_GRACE more seconds."""

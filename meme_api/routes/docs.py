@@ -34,14 +34,32 @@ CONTENT_SECURITY_POLICY = (
     "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; "
     "frame-ancestors 'none'"
 )
+# persistAuthorization keeps what was entered in "Authorize" (in the browser's localStorage) across
+# reloads. The interceptor makes a login tried on the page authorize the calls that follow: a
+# successful /login, /token/refresh or password change hands its access token to the page, and
+# a successful logout takes it back.
 INITIALIZER_SOURCE = """\
 window.addEventListener("load", function () {
   var root = document.getElementById("swagger-ui");
-  window.ui = SwaggerUIBundle({
+  var issuesTokens = /\\/(login|token\\/refresh|user\\/me\\/password)$/;
+  var endsSessions = /\\/logout(\\/all)?$/;
+  var ui = window.ui = SwaggerUIBundle({
     url: root.dataset.specUrl,
     dom_id: "#swagger-ui",
     deepLinking: true,
     validatorUrl: null,
+    persistAuthorization: true,
+    responseInterceptor: function (response) {
+      var path = new URL(response.url, window.location.href).pathname;
+      var body = response.body || response.obj;
+      if (response.ok && issuesTokens.test(path) && body && body.token) {
+        ui.preauthorizeApiKey("accessToken", body.token);
+        ui.authActions.persistAuthorizationIfNeeded();
+      } else if (response.ok && endsSessions.test(path)) {
+        ui.authActions.logoutWithPersistOption(["accessToken", "bearerAuth"]);
+      }
+      return response;
+    },
     presets: [SwaggerUIBundle.presets.apis],
     layout: "BaseLayout"
   });
@@ -82,7 +100,7 @@ def locked_down(response: Response) -> Response:
 
 
 @bp.get("/openapi.json")
-@response(None, "This document.", uses_database=False,
+@response("get_openapi", None, "This document.", uses_database=False,
           content={"application/json": {"schema": {"type": "object"}}})
 def openapi():
     """The OpenAPI 3.1 document of this API."""
@@ -91,8 +109,8 @@ def openapi():
 
 
 @bp.get("/docs")
-@response(None, "The interactive documentation (Swagger UI).", uses_database=False,
-          content={"text/html": {"schema": {"type": "string"}}})
+@response("get_docs_page", None, "The interactive documentation (Swagger UI).",
+          uses_database=False, content={"text/html": {"schema": {"type": "string"}}})
 def page():
     """Interactive documentation (Swagger UI), served entirely by this service."""
 
@@ -106,9 +124,10 @@ def page():
 
 
 @bp.get("/docs/<asset>")
-@response(None, "A file of the documentation page.", headers=("ETag",), uses_database=False,
-          not_modified=True, content={media: {"schema": {"type": "string"}}
-                                      for media in ("text/css", "text/javascript", "image/png")})
+@response("get_docs_asset", None, "A file of the documentation page.", headers=("ETag",),
+          uses_database=False, not_modified=True,
+          content={media: {"schema": {"type": "string"}}
+                   for media in ("text/css", "text/javascript", "image/png")})
 def asset(asset: str):
     """A file of the documentation page (Swagger UI's, from the flask-swagger-ui package)."""
     if asset not in ASSETS:

@@ -60,7 +60,8 @@ def find_user(username: str) -> User | None:
 @limiter.limit(login_limit, key_func=login_key)
 @app_token
 @accepts(LOGIN)
-@response(LOGIN_ANSWER, "Logged in.", headers=NO_STORE, basic_auth=True)
+@response({"GET": "login", "POST": "login_with_body"}, LOGIN_ANSWER, "Logged in.",
+          headers=NO_STORE, basic_auth=True)
 @other_responses({401: "the credentials are missing or wrong, or the user is deactivated (one "
                        "answer for all)"})
 def login():
@@ -81,7 +82,8 @@ def login():
 @bp.post("/token/refresh")
 @app_token
 @accepts(REFRESH)
-@response(LOGIN_ANSWER, "A new pair; the presented refresh token is retired.", headers=NO_STORE)
+@response("refresh_token", LOGIN_ANSWER, "A new pair; the presented refresh token is retired.",
+          headers=NO_STORE)
 @other_responses({401: "the refresh token is not valid, or was used before (its session is "
                        "revoked)"})
 def refresh():
@@ -93,7 +95,7 @@ def refresh():
 @bp.post("/logout")
 @app_token
 @token_required
-@response(MESSAGE, "This login session is revoked.")
+@response("logout", MESSAGE, "This login session is revoked.")
 def logout():
     """Revoke this login session: the presented token and its refresh tokens."""
     revoke_sessions(AuthSession.id == current_user().session_id)
@@ -104,7 +106,7 @@ def logout():
 @bp.post("/logout/all")
 @app_token
 @token_required
-@response(MESSAGE, "Every session of the caller is revoked.")
+@response("logout_all", MESSAGE, "Every session of the caller is revoked.")
 def logout_all():
     """Revoke every token of the caller, on every device."""
     revoke_user_sessions(current_user())

@@ -41,14 +41,14 @@ def migration_heads(directory: str) -> frozenset[str]:
 
 
 @bp.get("/healthz")
-@response(HEALTH, "The process is up.", uses_database=False)
+@response("healthz", HEALTH, "The process is up.", uses_database=False)
 def healthz():
     """The process is up; touches nothing else."""
     return jsonify({"status": "ok"})
 
 
 @bp.get("/readyz")
-@response(READY, "Ready to serve.")
+@response("readyz", READY, "Ready to serve.")
 @other_responses({503: NOT_READY})
 def readyz():
     """Ready when the database answers and its schema is at the latest migration."""

@@ -52,12 +52,12 @@ def changed(template_id: int):
 @app_token
 @token_required
 @accepts(TEMPLATE_CREATE)
-@response(TEMPLATE.message, "Posted.", 201, headers=("Location",), links={
-    "GetTemplate": link("template_get_one", "template_id", NEW_TEMPLATE, "the new post"),
-    "ReplaceTemplate": link("template_replace", "template_id", NEW_TEMPLATE,
+@response("create_template", TEMPLATE.message, "Posted.", 201, headers=("Location",), links={
+    "GetTemplate": link("get_template", "template_id", NEW_TEMPLATE, "the new post"),
+    "ReplaceTemplate": link("replace_template", "template_id", NEW_TEMPLATE,
                             "replace the new post"),
-    "UpdateTemplate": link("template_update", "template_id", NEW_TEMPLATE, "change the new post"),
-    "DeleteTemplate": link("template_delete", "template_id", NEW_TEMPLATE, "delete the new post"),
+    "UpdateTemplate": link("update_template", "template_id", NEW_TEMPLATE, "change the new post"),
+    "DeleteTemplate": link("delete_template", "template_id", NEW_TEMPLATE, "delete the new post"),
 })
 @other_responses({403: APPROVING})
 def create():
@@ -71,7 +71,8 @@ def create():
 @app_token
 @token_required
 @lists(TEMPLATES)
-@response(TEMPLATE.page, "A page of the visible templates.", headers=COLLECTION_HEADERS)
+@response("list_templates", TEMPLATE.page, "A page of the visible templates.",
+          headers=COLLECTION_HEADERS)
 def list_templates():
     """The templates the caller may see, as a collection."""
     user = current_user()
@@ -82,7 +83,7 @@ def list_templates():
 @app_token
 @token_required
 @lists(FEED)
-@response(TEMPLATE.page, "A page of the feed.", headers=COLLECTION_HEADERS)
+@response("get_feed", TEMPLATE.page, "A page of the feed.", headers=COLLECTION_HEADERS)
 def feed():
     """The feed: approved templates and the caller's own, newest first."""
     return respond(FEED, APPROVED_OR_OWN, viewer=current_user().id)
@@ -91,7 +92,7 @@ def feed():
 @bp.get("/template/<int:template_id>")
 @app_token
 @token_required
-@response(TEMPLATE.envelope, "The template.", headers=("ETag",), not_modified=True)
+@response("get_template", TEMPLATE.envelope, "The template.", headers=("ETag",), not_modified=True)
 def get_one(template_id: int):
     """One template, if the caller may see it."""
     representation = read_template(template_id, current_user())
@@ -102,7 +103,7 @@ def get_one(template_id: int):
 @app_token
 @token_required
 @accepts(TEMPLATE_REPLACE)
-@response(TEMPLATE.message, "Replaced.", headers=("ETag",))
+@response("replace_template", TEMPLATE.message, "Replaced.", headers=("ETag",))
 @other_responses(CHANGE_ERRORS)
 def replace(template_id: int):
     """Replace title, url and description (an omitted description becomes null)."""
@@ -115,7 +116,7 @@ def replace(template_id: int):
 @app_token
 @token_required
 @accepts(TEMPLATE_UPDATE)
-@response(TEMPLATE.message, "Changed.", headers=("ETag",))
+@response("update_template", TEMPLATE.message, "Changed.", headers=("ETag",))
 @other_responses(CHANGE_ERRORS)
 def update(template_id: int):
     """Change some of title, url, description (and, for admins, approved)."""
@@ -126,7 +127,7 @@ def update(template_id: int):
 @bp.delete("/template/<int:template_id>")
 @app_token
 @token_required
-@response(MESSAGE, "Deleted.")
+@response("delete_template", MESSAGE, "Deleted.")
 @other_responses({403: NOT_OWNER, 409: STALE, 412: None})
 def delete(template_id: int):
     """Delete a template (owner or admin)."""

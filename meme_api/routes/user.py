@@ -71,11 +71,11 @@ def load_for_change(public_id: str):
 @token_required
 @admin_required
 @accepts(USER_CREATE)
-@response(USER.message, "Created.", 201, headers=("Location",), links={
-    "GetUser": link("user_get_one", "public_id", NEW_USER, "the new user"),
-    "PromoteUser": link("user_promote", "public_id", NEW_USER, "promote the new user"),
-    "UpdateUser": link("user_update", "public_id", NEW_USER, "change the new user"),
-    "DeleteUser": link("user_delete", "public_id", NEW_USER, "delete the new user"),
+@response("create_user", USER.message, "Created.", 201, headers=("Location",), links={
+    "GetUser": link("get_user", "public_id", NEW_USER, "the new user"),
+    "PromoteUser": link("promote_user", "public_id", NEW_USER, "promote the new user"),
+    "UpdateUser": link("update_user", "public_id", NEW_USER, "change the new user"),
+    "DeleteUser": link("delete_user", "public_id", NEW_USER, "delete the new user"),
 })
 @other_responses({409: "the username is taken (letter case ignored)"})
 def create():
@@ -92,7 +92,7 @@ def create():
 @token_required
 @admin_required
 @lists(USERS)
-@response(USER.page, "A page of users.", headers=COLLECTION_HEADERS)
+@response("list_users", USER.page, "A page of users.", headers=COLLECTION_HEADERS)
 def list_users():
     """Every user, as a collection."""
     return respond(USERS, EVERY_USER)
@@ -101,7 +101,7 @@ def list_users():
 @bp.get("/me")
 @app_token
 @token_required
-@response(USER.envelope, "The caller.", headers=("ETag",), not_modified=True)
+@response("get_me", USER.envelope, "The caller.", headers=("ETag",), not_modified=True)
 def me():
     """The caller's own account."""
     return answer(own_representation(current_user()))
@@ -111,8 +111,8 @@ def me():
 @app_token
 @token_required
 @accepts(PASSWORD_CHANGE)
-@response(LOGIN_ANSWER, "Changed: every earlier token is revoked; here is a fresh pair.",
-          headers=NO_STORE)
+@response("change_password", LOGIN_ANSWER,
+          "Changed: every earlier token is revoked; here is a fresh pair.", headers=NO_STORE)
 @other_responses({403: "the current password is wrong", 409: STALE})
 def change_password():
     """Change one's own password: every earlier token is revoked, a fresh pair returned."""
@@ -125,10 +125,10 @@ def change_password():
     return no_store(jsonify(start_session(user)))
 
 
-@bp.get("/<public_id>")
+@bp.get("/<public_id:public_id>")
 @app_token
 @token_required
-@response(USER.envelope, "The user.", headers=("ETag",), not_modified=True)
+@response("get_user", USER.envelope, "The user.", headers=("ETag",), not_modified=True)
 @other_responses({403: "a non-admin asked for someone else"})
 def get_one(public_id: str):
     """One user: admins see anyone, others only themselves."""
@@ -138,11 +138,11 @@ def get_one(public_id: str):
     return single(public_id)
 
 
-@bp.put("/<public_id>")
+@bp.put("/<public_id:public_id>")
 @app_token
 @token_required
 @admin_required
-@response(USER.message, "Promoted.", headers=("ETag",))
+@response("promote_user", USER.message, "Promoted.", headers=("ETag",))
 @other_responses({409: STALE, 412: None})
 def promote(public_id: str):
     """Promote a user to admin (the original behaviour; the body is ignored)."""
@@ -153,12 +153,12 @@ def promote(public_id: str):
     return single(public_id, "The user has been promoted!")
 
 
-@bp.patch("/<public_id>")
+@bp.patch("/<public_id:public_id>")
 @app_token
 @token_required
 @admin_required
 @accepts(USER_UPDATE)
-@response(USER.envelope, "Changed.", headers=("ETag",))
+@response("update_user", USER.envelope, "Changed.", headers=("ETag",))
 @other_responses({409: f"the username is taken, or {LAST_ADMIN_REASON}; or {STALE}", 412: None})
 def update(public_id: str):
     """Change a user's name, password, role or activity."""
@@ -168,11 +168,11 @@ def update(public_id: str):
     return single(public_id)
 
 
-@bp.delete("/<public_id>")
+@bp.delete("/<public_id:public_id>")
 @app_token
 @token_required
 @admin_required
-@response(MESSAGE, "Deleted; their templates remain, ownerless.")
+@response("delete_user", MESSAGE, "Deleted; their templates remain, ownerless.")
 @other_responses({409: f"{LAST_ADMIN_REASON}; or {STALE}", 412: None})
 def delete(public_id: str):
     """Delete a user; their tokens die with them, their templates stay, ownerless."""
