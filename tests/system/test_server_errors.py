@@ -16,7 +16,7 @@ import time
 import uuid
 
 import pytest
-from servers import DevServer, Server, free_port, migrate, running, server_env
+from servers import DevServer, Server, migrate, running, server_env
 
 from meme_api.server_errors import MAX_URL_BYTES
 
@@ -177,10 +177,3 @@ def test_an_answer_the_server_makes_itself_is_logged_once(server):
     assert len(lines) == 1, lines
     assert lines[0]["status"] == 414 and lines[0]["path"] is None
 
-
-def test_the_development_server_runs_from_run_py(tmp_path):
-    # The dev server of this module is `python run.py`; it must not pick up the caller's port.
-    env = server_env(f"sqlite:///{tmp_path / 'unused.sqlite'}", PORT=str(free_port()))
-    made = DevServer(env, tmp_path)
-    with running(made):
-        assert exchange(made.port, request_bytes("/healthz"))[0] == 200
