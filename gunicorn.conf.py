@@ -60,3 +60,19 @@ _trusted_proxies = _whole_number("TRUSTED_PROXY_COUNT", 0)
 forwarded_allow_ips = "*" if _trusted_proxies > 0 else ""
 secure_scheme_headers: dict[str, str] = {}
 forwarder_headers = ""
+
+# --- Request size limits (contract §1): problem documents, never gunicorn's HTML page ----------
+# The app refuses a URL over 8,190 bytes (414) and headers over its limits (431: a line over
+# 8,190 bytes, more than 100 fields, over 32 KiB in all) itself (meme_api/server_errors.py). The
+# header limits here sit above the app's, so that such requests reach it and get its X-Request-ID
+# and log line; they only bound what gunicorn buffers. The request line keeps gunicorn's largest
+# limit, 8,190 bytes for method, URL and version together (0 would mean no bound at all on what a
+# worker reads into memory), so gunicorn refuses a URL from about 8,176 bytes itself. What
+# gunicorn refuses itself (that, or a malformed request) is answered as a problem document.
+limit_request_line = 8190
+limit_request_fields = 200
+limit_request_field_size = 32768
+
+from meme_api.server_errors import install_in_gunicorn  # noqa: E402 - this block stands alone
+
+install_in_gunicorn()

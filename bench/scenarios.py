@@ -60,7 +60,7 @@ def deep_cursor(secret_key: str, after_id: int) -> str:
     from meme_api.query.cursors import make_cursor
     from meme_api.query.parameters import signature
     from meme_api.query.statements import order_keys
-    from meme_api.routes.template import TEMPLATES
+    from meme_api.templates import TEMPLATES
 
     ordering = TEMPLATES.default_ordering
     keys = order_keys(TEMPLATES, ordering)

@@ -1,4 +1,8 @@
-"""meme_api: a JWT-secured users-and-posts (meme templates) service."""
+"""meme_api: a JWT-secured users-and-posts (meme templates) service.
+
+The HTTP contract is docs/api.md in the repository; "contract §N" in this package's docstrings
+and comments is its section N.
+"""
 
 from __future__ import annotations
 
@@ -124,6 +128,12 @@ def register_hooks(app: Flask) -> None:
 
     app.request_class = BodyRequest
 
+    # The size limits of contract §1 come first, before the rate limiter's hook (registered
+    # with the extensions) reads the headers: an oversized request is refused untouched.
+    from .server_errors import check_request_size
+
+    app.before_request_funcs.setdefault(None, []).insert(0, check_request_size)
+
     @app.before_request
     def _before():
         g.request_id = request_id()
@@ -148,7 +158,9 @@ def register_hooks(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from .extensions import limiter
-    from .routes import apps, docs, login, ops, template, user
+    from .routes import PublicIdConverter, apps, docs, login, ops, template, user
+
+    app.url_map.converters["public_id"] = PublicIdConverter
 
     app.register_blueprint(login.bp)
     app.register_blueprint(user.bp, url_prefix="/user")

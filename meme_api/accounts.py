@@ -1,4 +1,7 @@
-"""User accounts: creation, lookup and the rules that guard admins (shared by API and CLI)."""
+"""Users (contract §3): their representation, input shapes, and the rules that guard admins.
+
+Shared by the API and the CLI.
+"""
 
 from __future__ import annotations
 
@@ -7,26 +10,105 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
+from .auth import Caller
 from .errors import ApiError
 from .extensions import db
-from .models import User
+from .models import User, new_public_id
+from .query import BOOLEAN, PUBLIC_ID, TEXT, TIMESTAMP, Collection, Scope
+from .query import Field as QueryField
+from .query.portable import iso_utc
+from .resource import PUBLIC_ID_SCHEMA, TIMESTAMP_SCHEMA, Output, Resource
 from .security import hash_password
 from .sessions import revoke_user_sessions
+from .shapes import Field, Shape
 
 USERNAME_TAKEN = "Username is already taken"
+
+# --- the representation --------------------------------------------------------------------------
+
+U = User.__table__.c
+USER = Resource(
+    name="User", key="user", plural="users",
+    description="A user: never a password or its hash, never an internal id.",
+    source=User.__table__,
+    fields={
+        "public_id": Output(U.public_id, PUBLIC_ID_SCHEMA),
+        "username": Output(U.username, {"type": "string", "examples": ["alice"]}),
+        "admin": Output(U.admin, {"type": "boolean"}),
+        "active": Output(U.active, {"type": "boolean"}),
+        "created": Output(iso_utc(U.created), TIMESTAMP_SCHEMA),
+    },
+    identity=("public_id",),
+)
+BY_PUBLIC_ID = U.public_id == bindparam("public_id")
+READ_ONE = USER.rows.where(BY_PUBLIC_ID)
+LOAD_ONE = USER.loading(User).where(BY_PUBLIC_ID)
+
+# --- input shapes ---------------------------------------------------------------------------------
+
+
+def _min_password_length() -> int:
+    return current_app.config["MIN_PASSWORD_LENGTH"]
+
+
+USERNAME = Field("string", required=True, min_length=3, max_length=64,
+                 pattern=r"[A-Za-z0-9._-]+",
+                 pattern_hint="may contain only ASCII letters, digits, '.', '_' and '-'",
+                 description="3-64 of ASCII letters, digits, '.', '_', '-'; unique without "
+                             "regard to case")
+PASSWORD = Field("string", required=True, min_length=_min_password_length, max_length=128,
+                 write_only=True, description="MIN_PASSWORD_LENGTH (default 8) to 128 characters")
+READ_ONLY = ("public_id", "created")
+USER_CREATE = Shape("UserCreate", {
+    "username": USERNAME, "password": PASSWORD, "admin": Field("boolean"),
+}, read_only=READ_ONLY)
+USER_UPDATE = Shape("UserUpdate", {
+    "username": USERNAME, "password": PASSWORD, "admin": Field("boolean"),
+    "active": Field("boolean"),
+}, read_only=READ_ONLY, partial=True)
+PASSWORD_CHANGE = Shape("PasswordChange", {
+    "current_password": Field("string", required=True, max_length=1024, write_only=True),
+    "new_password": PASSWORD,
+})
+
+# --- the collection -------------------------------------------------------------------------------
+
+FILTERS = {
+    "public_id": QueryField(U.public_id, PUBLIC_ID),
+    "username": QueryField(U.username, TEXT),
+    "admin": QueryField(U.admin, BOOLEAN),
+    "active": QueryField(U.active, BOOLEAN),
+    "created": QueryField(U.created, TIMESTAMP),
+}
+USERS = Collection(
+    resource=USER,
+    filters=FILTERS,
+    orderings={"username": QueryField(U.username_key, TEXT),
+               **{name: FILTERS[name] for name in ("created", "admin", "active")}},
+    default_ordering=("created",),
+    cursor_orderings=("created", "-created"),
+    tie_breaker=U.id,
+)
+EVERY_USER = Scope("every user")
+
+# --- the rules ------------------------------------------------------------------------------------
 
 
 def password_hash(password: str) -> str:
     return hash_password(password, current_app.config["PASSWORD_HASH_METHOD"])
 
 
-def create_user(username: str, password: str, admin: bool = False) -> User:
-    """Insert and commit a user; a taken name (any case) is a 409 decided by the database."""
-    user = User(username=username, password_hash=password_hash(password), admin=admin,
-                active=True)
+def create_user(username: str, password: str, admin: bool = False,
+                public_id: str | None = None) -> User:
+    """Insert and commit a user; a taken name (any case) is a 409 decided by the database.
+
+    `public_id`, when the caller made it, lets it name the user without reading it again.
+    """
+    user = User(public_id=public_id or new_public_id(), username=username,
+                password_hash=password_hash(password), admin=admin, active=True)
     db.session.add(user)
     commit_unique(USERNAME_TAKEN, "username")
     return user
@@ -41,16 +123,33 @@ def commit_unique(message: str, field: str) -> None:
         raise ApiError(409, message, errors={field: "is already taken"}) from None
 
 
-def get_user_or_404(public_id: str) -> User:
-    """The user with this public id, or 404 (also for ids that are not UUIDs)."""
+def canonical_public_id(public_id: str) -> str:
+    """The public id as stored (lower-case UUID), or 404 for anything that is not a UUID."""
     try:
-        public_id = str(uuid.UUID(public_id))
+        return str(uuid.UUID(public_id))
     except ValueError:
         raise ApiError(404, "No user found!") from None
-    user = db.session.scalar(select(User).where(User.public_id == public_id))
-    if user is None:
+
+
+def read_user(public_id: str) -> dict:
+    """A user's representation, or 404."""
+    row = db.session.execute(READ_ONE, {"public_id": canonical_public_id(public_id)}).first()
+    if row is None:
         raise ApiError(404, "No user found!")
-    return user
+    return USER.item(row)
+
+
+def own_representation(caller: Caller) -> dict:
+    """The caller's representation, from the row their authentication read (no statement)."""
+    return USER.item([getattr(caller, name) for name in USER.fields])
+
+
+def load_user(public_id: str) -> tuple[User, dict]:
+    """The user to change, with the representation an `If-Match` is checked against; or 404."""
+    row = db.session.execute(LOAD_ONE, {"public_id": canonical_public_id(public_id)}).first()
+    if row is None:
+        raise ApiError(404, "No user found!")
+    return row[0], USER.item(row[1:])
 
 
 # Who counts as an admin for the last-admin rule: one predicate, for a later role column to
@@ -88,7 +187,7 @@ def keep_an_active_admin(user: User, actor_id: int) -> None:
     """
     admins = lock_active_admins()
     if actor_id not in admins:
-        raise ApiError(403, "Cannot perform that function!")
+        raise ApiError(403)
     if admins <= {user.id}:
         raise ApiError(409, LAST_ADMIN)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import wraps
 
 from flask import current_app, g
@@ -19,6 +19,7 @@ from .credentials import ConflictingAccessTokens, presented_access_token, presen
 from .errors import ApiError
 from .extensions import db
 from .models import AuthSession, ClientApp, User, utcnow
+from .query.portable import iso_utc
 
 BEARER_CHALLENGE = 'Bearer realm="meme_api"'
 TOKENS_DISAGREE = "x-access-token and Authorization: Bearer carry different tokens; send one"
@@ -34,8 +35,11 @@ APP_BY_TOKEN_HASH = select(
     APP.last_used, APP.revoked,
 ).where(or_(APP.token_hash == bindparam("digest"), APP.previous_token_hash == bindparam("digest")))
 USER, SESSION = User.__table__.c, AuthSession.__table__.c
-CALLER_COLUMNS = (USER.id, USER.public_id, USER.username, USER.admin, USER.active, USER.created,
-                  SESSION.id.label("session_id"), SESSION.revoked)  # Caller's fields, then revoked
+# Caller's fields, then revoked. Those a client sees are rendered as the users resource renders
+# them (accounts.USER; a test holds them equal), so GET /user/me answers from this row.
+CALLER_COLUMNS = (USER.id, USER.public_id, USER.username, USER.admin, USER.active,
+                  iso_utc(USER.created).label("created"), SESSION.id.label("session_id"),
+                  SESSION.revoked)
 USER_WITH_SESSIONS = User.__table__.join(AuthSession.__table__, SESSION.user_id == USER.id)
 IS_THE_SESSION = and_(SESSION.id == bindparam("sid"), USER.public_id == bindparam("sub"))
 CALLER_BY_SESSION = select(*CALLER_COLUMNS).select_from(USER_WITH_SESSIONS).where(IS_THE_SESSION)
@@ -69,13 +73,13 @@ class Caller:
     username: str
     admin: bool
     active: bool
-    created: datetime
+    created: str | None  # as clients see it; None in the caller a login makes (never shown)
     session_id: str
 
     @classmethod
     def of(cls, user: User, session_id: str) -> Caller:
         """The caller a login session of `user` makes (read before a commit expires `user`)."""
-        return cls(user.id, user.public_id, user.username, user.admin, user.active, user.created,
+        return cls(user.id, user.public_id, user.username, user.admin, user.active, None,
                    session_id)
 
 
@@ -240,7 +244,7 @@ def admin_required(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
         if not current_user().admin:
-            raise ApiError(403, "Cannot perform that function!")
+            raise ApiError(403)
         return view(*args, **kwargs)
 
     wrapper.needs_admin = True

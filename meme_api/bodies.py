@@ -7,7 +7,7 @@ from typing import Any
 from flask import Request, current_app, g, request
 
 from .errors import ApiError, ValidationError
-from .schemas import Shape
+from .shapes import Shape
 
 JSON_TYPES = ("application/json",)
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")

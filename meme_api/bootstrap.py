@@ -11,12 +11,12 @@ import click
 from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 
-from .accounts import password_hash
+from .accounts import PASSWORD, USERNAME, password_hash
 from .cli import check_field, expected_failures
+from .client_apps import APP_NAME
 from .config import secret_from_environment
 from .extensions import db
 from .models import ClientApp, User
-from .schemas import APP_NAME, PASSWORD, USERNAME
 from .security import hash_app_token, new_app_token
 
 NOTHING_TO_DO = "An admin exists already; nothing to bootstrap."

@@ -21,13 +21,11 @@ from flask.cli import AppGroup
 from sqlalchemy import Connection, bindparam, func, insert, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from .accounts import create_user, password_hash
-from .client_apps import list_apps, register_app, revoke_app
+from .accounts import PASSWORD, USERNAME, create_user, password_hash
+from .client_apps import APP_NAME, list_apps, register_app, revoke_app
 from .errors import ApiError
 from .extensions import db
 from .models import OwnerTemplateCount, Template, TemplateTotals, User, new_public_id, utcnow
-from .representations import timestamp
-from .schemas import PASSWORD, USERNAME
 from .waitdb import DatabaseUnreachable, wait_for_database
 
 SEED_PASSWORD = "meme-seed-password"  # noqa: S105 - demo data only, printed for the user
@@ -88,8 +86,6 @@ apps_group = AppGroup("apps", help="Manage registered client applications.")
 @expected_failures
 def apps_register(name: str) -> None:
     """Register application NAME and print its token (last line; shown only once)."""
-    from .schemas import APP_NAME
-
     check_field(APP_NAME, "name", name)
     client, token = register_app(name)
     click.echo(f"Registered application {client.name}. Its token is shown only once:")
@@ -106,9 +102,9 @@ def apps_list() -> None:
         return
     click.echo(f"{'NAME':<24} {'CREATED':<21} {'LAST USED':<21} STATUS")
     for client in clients:
-        status = "revoked" if client.revoked else "active"
-        click.echo(f"{client.name:<24} {timestamp(client.created):<21} "
-                   f"{timestamp(client.last_used) or '-':<21} {status}")
+        status = "revoked" if client["revoked"] else "active"
+        click.echo(f"{client['name']:<24} {client['created']:<21} "
+                   f"{client['last_used'] or '-':<21} {status}")
 
 
 @apps_group.command("revoke")
@@ -116,8 +112,7 @@ def apps_list() -> None:
 @expected_failures
 def apps_revoke(name: str) -> None:
     """Revoke application NAME: its token is refused from now on."""
-    client = revoke_app(name)
-    click.echo(f"Revoked application {client.name}")
+    click.echo(f"Revoked application {revoke_app(name)}")
 
 
 @click.command("seed")

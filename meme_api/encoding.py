@@ -18,6 +18,18 @@ PASSTHROUGH = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 NEWLINE = orjson.OPT_APPEND_NEWLINE  # as Flask ends its bodies
 
 
+def response_value(args: tuple, kwargs: dict) -> Any:
+    """What `jsonify(*args, **kwargs)` serializes: one argument itself, several as a list, or
+    the keyword arguments as an object (never both kinds)."""
+    if args and kwargs:
+        raise TypeError("jsonify() behavior undefined when passed both args and kwargs")
+    if not args and not kwargs:
+        return None
+    if len(args) == 1:
+        return args[0]
+    return args or kwargs
+
+
 class FastJSONProvider(DefaultJSONProvider):
     """Flask's JSON provider with orjson as the encoder of responses."""
 
@@ -25,7 +37,7 @@ class FastJSONProvider(DefaultJSONProvider):
         """`jsonify`: the encoded bytes go straight into the response, with no str in between."""
         if self.compact is False or (self.compact is None and self._app.debug):
             return super().response(*args, **kwargs)  # indented, for people reading it
-        obj = self._prepare_response_obj(args, kwargs)
+        obj = response_value(args, kwargs)
         try:
             body = orjson.dumps(obj, default=self.default, option=PASSTHROUGH | NEWLINE)
         except orjson.JSONEncodeError:

@@ -40,12 +40,28 @@ def _logged_attribute(record, name: str) -> str | None:
         return None
 
 
-def init_request_log(app: Flask) -> None:
-    """Time each request and log its line once the response is ready."""
+def _attach_handler() -> None:
     if not logger.handlers:
         logger.addHandler(_handler())
         logger.propagate = False
     logger.setLevel(logging.INFO)
+
+
+def log_request_line(*, request_id: str | None, method: str | None, path: str | None,
+                     status: int, duration_ms: float = 0.0, user: str | None = None,
+                     app: str | None = None) -> None:
+    """Write one request's line (also for answers the HTTP server makes without the app)."""
+    _attach_handler()
+    logger.info("request", extra={"fields": {
+        "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "request_id": request_id, "method": method, "path": path, "status": status,
+        "duration_ms": duration_ms, "user": user, "app": app,
+    }})
+
+
+def init_request_log(app: Flask) -> None:
+    """Time each request and log its line once the response is ready."""
+    _attach_handler()
 
     @app.before_request
     def _start_clock():
@@ -56,14 +72,9 @@ def init_request_log(app: Flask) -> None:
         started = g.get("request_started", time.perf_counter())
         user = g.get("current_user")
         client = g.get("client_app")
-        logger.info("request", extra={"fields": {
-            "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "request_id": g.get("request_id"),
-            "method": request.method,
-            "path": request.path,
-            "status": response.status_code,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-            "user": _logged_attribute(user, "public_id"),
-            "app": _logged_attribute(client, "name"),
-        }})
+        log_request_line(
+            request_id=g.get("request_id"), method=request.method, path=request.path,
+            status=response.status_code,
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            user=_logged_attribute(user, "public_id"), app=_logged_attribute(client, "name"))
         return response

@@ -15,6 +15,24 @@ from . import security
 from .auth import Caller, authenticate, user_token_error
 from .extensions import db
 from .models import AuthSession, User, utcnow
+from .resource import Body, object_schema
+from .shapes import Field, Shape
+
+LOGIN = Shape("LoginBody", {
+    "username": Field("string", max_length=1024),
+    "password": Field("string", max_length=1024, write_only=True),
+}, description="alternative to HTTP Basic credentials")
+REFRESH = Shape("RefreshBody", {
+    "refresh_token": Field("string", required=True, max_length=4096, write_only=True),
+})
+# What logging in, refreshing and changing one's password answer.
+LOGIN_ANSWER = Body("Login", {"Login": object_schema({
+    "token": {"type": "string", "description": "access token (JWT)"},
+    "refresh_token": {"type": "string", "description": "refresh token (JWT), single use"},
+    "token_type": {"type": "string", "const": "bearer"},
+    "expires_in": {"type": "integer", "minimum": 1,
+                   "description": "seconds the access token lives (ACCESS_TOKEN_TTL)"},
+}, "A fresh access and refresh token.")})
 
 
 def issue_token_pair(user: User | Caller, session_id: str, refresh: security.IssuedToken) -> dict:

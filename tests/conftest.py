@@ -177,6 +177,10 @@ def app_config(tmp_path) -> dict:
 
 @pytest.fixture
 def app(app_config, schema_root):
+    if not SERVER_DATABASE_URL:
+        # Made first: the template builds an app of its own, and the extensions (the rate
+        # limiter above all) keep the settings of the last app they were bound to.
+        sqlite_template(schema_root)
     app = create_test_app(app_config)
     with app.app_context():
         fresh_database(schema_root)

@@ -379,3 +379,20 @@ def on_two_workers(server: Server, method: str, path: str, headers: dict[str, st
     workers = {server.worker_of(answer.request_id) for answer in answers}
     assert len(workers) == 2, f"both requests were answered by worker {workers}"
     return answers
+
+
+# --- the development server -------------------------------------------------------------------
+
+class DevServer(Server):
+    """`python run.py` (Werkzeug's development server) on a free port; stdout and stderr apart."""
+
+    def __init__(self, env: dict[str, str], workdir: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.output = workdir / f"dev-{self.port}.out"
+        self.errors = workdir / f"dev-{self.port}.err"
+        env = {**env, "HOST": "127.0.0.1", "PORT": str(self.port), "PYTHONUNBUFFERED": "1"}
+        with open(self.output, "wb") as output, open(self.errors, "wb") as errors:
+            self.process = subprocess.Popen(  # noqa: S603 - our interpreter, our arguments
+                [sys.executable, "run.py"], env=env, cwd=REPO_ROOT, stdout=output,
+                stderr=errors)

@@ -1,8 +1,14 @@
-"""Lists read plain rows, single reads ORM objects: both must render every item identically."""
+"""A listed item is its single read: both render the resource's one labelled SELECT
+(`Resource.rows`), whatever the collection mode, the viewer or a deleted owner. The caller's own
+account is rendered from the row their authentication read, which holds the same fields."""
 
 from __future__ import annotations
 
 import pytest
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+
+from meme_api.accounts import USER
+from meme_api.auth import CALLER_COLUMNS
 
 
 def get_json(client, auth, account, path: str) -> dict:
@@ -53,3 +59,23 @@ def test_sparse_fields_come_from_the_same_rows(client, auth, admin):
     single = get_json(client, auth, admin, f"/template/{listed[0]['id']}")["template"]
     assert listed == [{"id": single["id"], "posted": single["posted"],
                        "username": single["username"]}]
+
+
+def test_the_callers_own_account_is_their_single_read(client, auth, admin, alice):
+    own = client.get("/user/me", headers=auth.headers(alice))
+    read = client.get(f"/user/{alice.public_id}", headers=auth.headers(admin))
+    assert own.status_code == read.status_code == 200
+    assert own.get_json()["user"] == read.get_json()["user"]
+    assert list(own.get_json()["user"]) == list(read.get_json()["user"])
+    assert own.headers["ETag"] == read.headers["ETag"]
+
+
+@pytest.mark.parametrize("dialect", [sqlite.dialect(), postgresql.dialect(), mysql.dialect()],
+                         ids=["sqlite", "postgresql", "mysql"])
+def test_the_callers_columns_render_the_users_fields_as_the_resource_does(dialect):
+    """GET /user/me answers from the authentication's row: its SQL must be the resource's."""
+    callers = {column.key: column for column in CALLER_COLUMNS}
+    for name in USER.fields:
+        mine = callers[name].compile(dialect=dialect)
+        resources = USER.rows.selected_columns[name].compile(dialect=dialect)
+        assert str(mine) == str(resources), name

@@ -97,7 +97,10 @@ class World:
 #   app+caller    the application, the caller and their login session, in one query (for
 #                 routes that need a user; `app` alone for those that do not)
 #   user+session  the user and login session a refresh token names
-#   reload X      X read again because the commit expired it (the answer reads it)
+#   X row         X's row as the resource's SELECT renders it: the answer of a single read,
+#                 and of a write, read after its commit
+#   X+row         the ORM object a write changes, with its row (what If-Match is checked
+#                 against), in one statement
 # The request log reads nothing: the caller and the app are plain rows read before any commit.
 # Where a backend legitimately sends another number, write {"sqlite": n, "postgresql": n,
 # "mariadb": n} instead of n, with the reason.
@@ -118,60 +121,62 @@ STATEMENT_BUDGET: dict[tuple[str, str], Budget] = {
     ("POST", "/logout/all"): Budget(2, lambda w: w.as_admin("/logout/all")),
 
     # --- users (contract §3)
-    # app+caller; INSERT user; reload user (its defaults, for the answer)
+    # app+caller; INSERT user; user row (for the answer)
     ("POST", "/user"): Budget(3, lambda w: w.as_admin(
         "/user", json={"username": "carol", "password": "carolpass1"}, status=201)),
     # app+caller; COUNT; page
     ("GET", "/user"): Budget(3, lambda w: w.as_admin("/user")),
-    # app+caller
+    # app+caller (the caller's row is the users resource's: the answer)
     ("GET", "/user/me"): Budget(1, lambda w: w.as_admin("/user/me")),
     # app+caller; the caller's user row; UPDATE user; UPDATE sessions; INSERT session
     ("POST", "/user/me/password"): Budget(5, lambda w: w.as_alice(
         "/user/me/password",
         json={"current_password": w.alice.password, "new_password": "newalicepass1"})),
-    # app+caller; user
-    ("GET", "/user/<public_id>"): Budget(2, lambda w: w.as_admin(f"/user/{w.alice.public_id}")),
-    # app+caller; user; UPDATE user; reload user (for the answer)
-    ("PUT", "/user/<public_id>"): Budget(4, lambda w: w.as_admin(f"/user/{w.alice.public_id}")),
-    # app+caller; user; UPDATE user; reload user (for the answer)
-    ("PATCH", "/user/<public_id>"): Budget(4, lambda w: w.as_admin(
+    # app+caller; user row
+    ("GET", "/user/<public_id:public_id>"): Budget(
+        2, lambda w: w.as_admin(f"/user/{w.alice.public_id}")),
+    # app+caller; user+row; UPDATE user; user row (for the answer)
+    ("PUT", "/user/<public_id:public_id>"): Budget(
+        4, lambda w: w.as_admin(f"/user/{w.alice.public_id}")),
+    # app+caller; user+row; UPDATE user; user row (for the answer)
+    ("PATCH", "/user/<public_id:public_id>"): Budget(4, lambda w: w.as_admin(
         f"/user/{w.alice.public_id}", json={"username": "alicia"})),
-    # app+caller; user; [SQLite: BEGIN IMMEDIATE]; active admins (locked); DELETE user. The
+    # app+caller; user+row; [SQLite: BEGIN IMMEDIATE]; active admins (locked); DELETE user. The
     # last-admin rule is decided under a lock whatever the user read first was: it may be stale.
-    ("DELETE", "/user/<public_id>"): Budget(
+    ("DELETE", "/user/<public_id:public_id>"): Budget(
         {"sqlite": 5, "postgresql": 4, "mariadb": 4},
         lambda w: w.as_admin(f"/user/{w.alice.public_id}")),
 
     # --- templates (contract §4)
-    # app+caller; INSERT template; reload template+owner (for the answer)
+    # app+caller; INSERT template; template row (for the answer)
     ("POST", "/template"): Budget(3, lambda w: w.as_alice(
         "/template", json={"title": "Cat", "url": "https://e.org/cat.png"}, status=201)),
     # app+caller; kept total (template_totals); page
     ("GET", "/template"): Budget(3, lambda w: w.as_alice("/template")),
     # app+caller; kept total (template_totals); page
     ("GET", "/"): Budget(3, lambda w: w.as_alice("/")),
-    # app+caller; template+owner
+    # app+caller; template row
     ("GET", "/template/<int:template_id>"): Budget(2, lambda w: w.as_alice(
         f"/template/{w.template_id}")),
-    # app+caller; template+owner; UPDATE template; reload template+owner
+    # app+caller; template+row; UPDATE template; template row (for the answer)
     ("PUT", "/template/<int:template_id>"): Budget(4, lambda w: w.as_alice(
         f"/template/{w.template_id}", json={"title": "New", "url": "https://e.org/new.png"})),
-    # app+caller; template+owner; UPDATE template; reload template+owner
+    # app+caller; template+row; UPDATE template; template row (for the answer)
     ("PATCH", "/template/<int:template_id>"): Budget(4, lambda w: w.as_alice(
         f"/template/{w.template_id}", json={"title": "New"})),
-    # app+caller; template+owner; DELETE template
+    # app+caller; template+row; DELETE template
     ("DELETE", "/template/<int:template_id>"): Budget(3, lambda w: w.as_alice(
         f"/template/{w.template_id}")),
 
     # --- client applications (contract §7)
-    # app+caller; apps
+    # app+caller; app rows
     ("GET", "/app"): Budget(2, lambda w: w.as_admin("/app")),
-    # app+caller; INSERT app; reload app (for the answer)
+    # app+caller; INSERT app; app row (for the answer)
     ("POST", "/app"): Budget(3, lambda w: w.as_admin(
         "/app", json={"name": "mobile"}, status=201)),
-    # app+caller; app by name; UPDATE app; reload app (for the answer)
-    ("DELETE", "/app/<name>"): Budget(4, lambda w: w.as_admin(f"/app/{w.other_app}")),
-    # app+caller; app by name; UPDATE app; reload app (for the answer)
+    # app+caller; app by name; UPDATE app (its name is read before the commit)
+    ("DELETE", "/app/<name>"): Budget(3, lambda w: w.as_admin(f"/app/{w.other_app}")),
+    # app+caller; app by name; UPDATE app; app row (for the answer)
     ("POST", "/app/<name>/rotate"): Budget(4, lambda w: w.as_admin(
         f"/app/{w.other_app}/rotate")),
 

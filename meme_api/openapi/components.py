@@ -2,31 +2,12 @@
 
 from __future__ import annotations
 
-from ..representations import (
-    APP_SCHEMA,
-    TEMPLATE_SCHEMA,
-    USER_SCHEMA,
-    nullable,
-    object_schema,
-)
+from ..resource import nullable, object_schema
 
 
 def ref(kind: str, name: str) -> dict:
     """A `$ref` to `#/components/<kind>/<name>`."""
     return {"$ref": f"#/components/{kind}/{name}"}
-
-
-def sparse(schema: dict, always: tuple[str, ...]) -> dict:
-    """A representation as a collection lists it: `fields=` may leave out all but `always`."""
-    return {**schema, "required": list(always),
-            "description": schema["description"] + " In collections `fields=` may select fewer "
-                           f"properties; {', '.join(always)} is always present."}
-
-
-def collection_schema(key: str, item: str) -> dict:
-    """`{key: [items], "meta": …}`, the body of a collection."""
-    return object_schema({key: {"type": "array", "items": ref("schemas", item)},
-                          "meta": ref("schemas", "CollectionMeta")})
 
 
 LINK = {"type": "string", "format": "uri-reference", "examples": ["/template?limit=20&page=2"]}
@@ -64,46 +45,12 @@ PROBLEM = {
     "required": ["type", "title", "status", "detail", "message"],
     "additionalProperties": False,
 }
-LOGIN = object_schema({
-    "token": {"type": "string", "description": "access token (JWT)"},
-    "refresh_token": {"type": "string", "description": "refresh token (JWT), single use"},
-    "token_type": {"type": "string", "const": "bearer"},
-    "expires_in": {"type": "integer", "minimum": 1,
-                   "description": "seconds the access token lives (ACCESS_TOKEN_TTL)"},
-}, "A fresh access and refresh token.")
-MESSAGE = object_schema({"message": {"type": "string"}})
-READY = object_schema({
-    "status": {"type": "string", "enum": ["ok", "unavailable"]},
-    "database": {"type": "string", "enum": ["ok", "error"]},
-    "migrations": {"type": "string", "enum": ["ok", "pending", "unknown"]},
-    "version": {"type": "string"},
-})
-APP_TOKEN = {"type": "string", "pattern": "^mapp_",
-             "description": "the application token, shown only in this answer"}
-
+# The schemas every document has; each view's bodies bring their own (`@response`).
 SCHEMAS = {
     "Problem": PROBLEM,
-    "User": USER_SCHEMA,
-    "Template": TEMPLATE_SCHEMA,
-    "App": APP_SCHEMA,
-    "UserItem": sparse(USER_SCHEMA, ("public_id",)),
-    "TemplateItem": sparse(TEMPLATE_SCHEMA, ("id",)),
     "PageMeta": PAGE_META,
     "CursorMeta": CURSOR_META,
     "CollectionMeta": {"oneOf": [ref("schemas", "PageMeta"), ref("schemas", "CursorMeta")]},
-    "Login": LOGIN,
-    "Message": MESSAGE,
-    "UserEnvelope": object_schema({"user": ref("schemas", "User")}),
-    "UserMessage": object_schema({"message": {"type": "string"}, "user": ref("schemas", "User")}),
-    "UserList": collection_schema("users", "UserItem"),
-    "TemplateEnvelope": object_schema({"template": ref("schemas", "Template")}),
-    "TemplateMessage": object_schema({"message": {"type": "string"},
-                                      "template": ref("schemas", "Template")}),
-    "TemplateList": collection_schema("templates", "TemplateItem"),
-    "AppList": object_schema({"apps": {"type": "array", "items": ref("schemas", "App")}}),
-    "AppToken": object_schema({"app": ref("schemas", "App"), "token": APP_TOKEN}),
-    "Health": object_schema({"status": {"type": "string", "const": "ok"}}),
-    "Ready": READY,
 }
 
 INTEGER_HEADER = {"schema": {"type": "integer", "minimum": 0}}
@@ -134,8 +81,9 @@ RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit
 # Each error status: its response's name, and why it happens whatever the route.
 ERROR_NAMES = {
     400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 409: "Conflict",
-    412: "PreconditionFailed", 413: "ContentTooLarge", 415: "UnsupportedMediaType",
-    429: "TooManyRequests", 503: "ServiceUnavailable",
+    412: "PreconditionFailed", 413: "ContentTooLarge", 414: "UriTooLong",
+    415: "UnsupportedMediaType", 429: "TooManyRequests", 431: "RequestHeaderFieldsTooLarge",
+    503: "ServiceUnavailable",
 }
 ERROR_REASONS = {
     400: "The input is not valid: `errors` names each offending field or query parameter. "
@@ -146,8 +94,11 @@ ERROR_REASONS = {
     409: "The request conflicts with the current state of the resource.",
     412: "If-Match does not match the current ETag; nothing changed.",
     413: "The body is larger than MAX_CONTENT_LENGTH.",
+    414: "The URL (path and query) is longer than 8,190 bytes.",
     415: "The body is neither JSON nor form data.",
     429: "Over the rate limit (RATELIMIT_DEFAULT, or RATELIMIT_LOGIN on /login).",
+    431: "The request headers are too large: a header line over 8,190 bytes, more than 100 "
+         "header fields, or over 32,768 bytes in all.",
     503: "The database is unreachable; the service recovers by itself.",
 }
 ERROR_HEADERS = {
@@ -162,18 +113,16 @@ def header_refs(names) -> dict:
     return {name: ref("headers", name) for name in ("X-Request-ID", *names)}
 
 
-def problem_content(status: int) -> dict:
-    """application/problem+json content whose `status` is this status."""
-    schema = {"allOf": [ref("schemas", "Problem"),
-                        {"properties": {"status": {"const": status}}}]}
-    return {"application/problem+json": {"schema": schema}}
+# Every error response has this one content, a plain reference to `Problem`: client generators
+# turn it into one type (an `allOf` that pins `status` per response is what they cannot merge).
+PROBLEM_CONTENT = {"application/problem+json": {"schema": ref("schemas", "Problem")}}
 
 
 RESPONSES = {
     ERROR_NAMES[status]: {
         "description": reason,
         "headers": header_refs(ERROR_HEADERS.get(status, ())),
-        "content": problem_content(status),
+        "content": PROBLEM_CONTENT,
     }
     for status, reason in ERROR_REASONS.items()
 }
@@ -216,7 +165,7 @@ PARAMETERS = {
 }
 
 
-def components() -> dict:
-    """The document's `components`."""
-    return {"schemas": SCHEMAS, "responses": RESPONSES, "headers": HEADERS,
+def components(schemas: dict) -> dict:
+    """The document's `components`, with the schemas the views' bodies brought."""
+    return {"schemas": {**SCHEMAS, **schemas}, "responses": RESPONSES, "headers": HEADERS,
             "parameters": PARAMETERS, "securitySchemes": SECURITY_SCHEMES}

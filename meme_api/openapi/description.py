@@ -1,7 +1,9 @@
 """The document's `info.description`: the rules every operation shares, and our readings."""
 
 DESCRIPTION = """\
-Users and their posts ("templates"), behind registered client applications.
+Users and their posts ("templates"), behind registered client applications. The full HTTP
+contract is `docs/api.md` in the project's repository (the "§N" references below are its
+sections); this document describes the same operations for tools and client generators.
 
 **Credentials.** Every operation except the health checks and this documentation needs an
 application token (`x-application-token`), unless the server runs with `REQUIRE_APP_TOKEN=false`
@@ -16,8 +18,11 @@ malformed JSON, JSON that is not an object, and malformed multipart data.
 
 **Errors** are RFC 9457 problem documents (`application/problem+json`) with `type`, `title`,
 `status`, `detail`, `message` (the same as `detail`) and, for invalid input, `errors` naming each
-offending field or query parameter. Besides the statuses listed per operation, an unknown path is
-404 and a method the path does not offer is 405 with `Allow`, both problem documents.
+offending field or query parameter. Every error response is described by the one `Problem`
+schema. Besides the statuses listed per operation, an unknown path is 404 and a method the path
+does not offer is 405 with `Allow` (also `PUT /user/me`), both problem documents. A URL over 8,190
+bytes is 414; request headers over the limits (a header line over 8,190 bytes, more than 100
+fields, over 32,768 bytes in all) are 431 — problem documents too, never the HTTP server's page.
 
 **Every response** carries `X-Request-ID`. `HEAD` works wherever `GET` does; CORS preflights
 (`OPTIONS`, for origins in `CORS_ORIGINS`) need no tokens. Operations that take tokens are rate
@@ -26,9 +31,11 @@ limited when `RATELIMIT_ENABLED` (the default): they then carry `X-RateLimit-Lim
 database is unreachable, operations that need it answer 503 with `Retry-After`.
 
 **Collections** (`GET /user`, `GET /template`, `GET /`) take the query parameters listed on them
-and no others (any other is 400): `page`/`limit` (alias `per_page`) or `cursor`/`limit`,
-`ordering`, `fields`, `q` (templates), and django-style filters `field=value` or
-`field__op=value`. A filter may be repeated; the conditions are combined with AND.
+and no others (any other is 400): `page`/`limit` or `cursor`/`limit`, `ordering`, `fields`, `q`
+(templates), and django-style filters `field=value` or `field__op=value`. A filter may be
+repeated; the conditions are combined with AND. `page` and `cursor` exclude each other, and so do
+`limit` and its deprecated alias `per_page`; neither `page` nor `per_page` has a default here, so
+that a client sending every default sends a valid combination.
 
 **Readings where the contract is silent or contradicts itself**
 
@@ -45,7 +52,5 @@ and no others (any other is 400): `page`/`limit` (alias `per_page`) or `cursor`/
 - The documentation page's files are served under `/docs/`; like `/docs` and this document they
   need no tokens and are not rate limited.
 - A `POST /login` body is validated even when HTTP Basic credentials are sent (which then win).
-- A request line longer than the HTTP server in front allows (gunicorn: 4094 bytes unless
-  `--limit-request-line` says otherwise) is refused by that server before the API sees it, with
-  the server's own answer; the per-value limits documented here assume it fits.
+- The URL limit of §1 (8,190 bytes) counts the request target: the path and the query string.
 """

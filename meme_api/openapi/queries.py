@@ -58,19 +58,25 @@ def name_list(names: list[str]) -> dict:
 
 def control_parameters(collection: Collection, default_limit: int, max_limit: int) -> list[dict]:
     """Pagination, ordering, fields and search."""
-    count = {"type": "integer", "minimum": 1, "default": default_limit}
+    count = {"type": "integer", "minimum": 1}
     orderings = [f"{sign}{name}" for name in collection.orderings for sign in ("", "-")]
     cursor_orderings = sorted({",".join(collection.default_ordering),
                                *collection.cursor_orderings})
     parameters = [
-        query("page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
-              "Page number (page mode); a page past the end is empty. Not with `cursor`."),
-        query("limit", count,
+        # No default on `page` and `per_page`: a documentation page or a generated client sends
+        # every default, and `page` excludes `cursor` as `per_page` excludes `limit` (400).
+        query("page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+              "Page number (page mode), 1 when left out; a page past the end is empty. "
+              "Excludes `cursor`: send one or the other, never both (400)."),
+        query("limit", {**count, "default": default_limit},
               f"Items per page; values above {max_limit} (MAX_PAGE_SIZE) are clamped."),
-        query("per_page", count, "Alias of `limit` (not both)."),
+        {**query("per_page", count,
+                 "Deprecated alias of `limit`, kept for older clients; no default. Excludes "
+                 "`limit`: send one or the other, never both (400)."), "deprecated": True},
         query("cursor", {**TEXT_VALUE, "examples": [""]},
-              "Cursor mode: empty for the first page, then `meta.next_cursor`. Works with "
-              f"the orderings {', '.join(cursor_orderings)}; a tampered or stale cursor is 400."),
+              "Cursor mode: empty for the first page, then `meta.next_cursor`. Excludes "
+              "`page`: send one or the other, never both (400). Works with the orderings "
+              f"{', '.join(cursor_orderings)}; a tampered or stale cursor is 400."),
         query("ordering", name_list(orderings),
               "Comma-separated; `-` for descending. Default: "
               f"{','.join(collection.default_ordering)}.", explode=False),

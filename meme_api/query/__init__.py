@@ -90,7 +90,8 @@ def cursor_response(collection: Collection, query: QueryRequest, keys: list[Orde
 def collection_json(collection: Collection, query: QueryRequest, rows: list,
                     meta: dict) -> Response:
     """The body: each row serialized (only the selected fields, if `fields=` was given)."""
-    items = [collection.item(row) for row in rows]
+    item = collection.resource.item
+    items = [item(row) for row in rows]
     if query.fields is not None:
         wanted = {*query.fields, *collection.always_fields}
         items = [{name: value for name, value in item.items() if name in wanted}

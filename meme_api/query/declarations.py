@@ -1,4 +1,4 @@
-"""What a route declares about its collection: its rows, filters, orderings, selectable fields."""
+"""What a resource declares for the query language: its filters, orderings, scopes."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Select
 
+from ..resource import Resource
 from .values import INTEGER, ValueType
 
 
@@ -38,20 +39,34 @@ class Scope:
 
 @dataclass(frozen=True, eq=False)
 class Collection:
-    """A resource's declaration; `respond(collection, scope)` does the rest."""
+    """What the query language may do with a resource; `respond(collection, scope)` does it.
 
-    key: str  # the list's name in the response body ("templates")
-    # Core SELECT of every item's fields, labelled with their output names, joins included, each
-    # as JSON-ready as the database can make it. Rows are read as plain tuples: no ORM objects
-    # are built for a page.
-    rows: Select
+    The items are the resource's own rows (`Resource.rows`): a Core SELECT of every field,
+    labelled with its output name, joins included, each as JSON-ready as the database can make
+    it, read as plain tuples, so no ORM objects are built for a page.
+    """
+
+    resource: Resource
     filters: Mapping[str, Field]
     orderings: Mapping[str, Field]
     default_ordering: tuple[str, ...]
     tie_breaker: Any  # a unique, non-null integer column that ends every ordering
-    always_fields: tuple[str, ...] = ()  # returned whatever `fields=` says
     search: tuple[Any, ...] = ()  # text columns `q` searches; none means no `q`
     cursor_orderings: tuple[str, ...] = ()  # keyset-paginable, besides the default ordering
+
+    @property
+    def key(self) -> str:
+        """The list's name in the response body ("templates")."""
+        return self.resource.plural
+
+    @property
+    def rows(self) -> Select:
+        return self.resource.rows
+
+    @property
+    def always_fields(self) -> tuple[str, ...]:
+        """Returned whatever `fields=` says."""
+        return self.resource.identity
 
     def __post_init__(self) -> None:
         for name in (*self.cursor_orderings, *self.default_ordering):
@@ -62,10 +77,10 @@ class Collection:
         """The same collection with another default ordering (the feed: newest first)."""
         return replace(self, default_ordering=default_ordering)
 
-    @cached_property
+    @property
     def fields(self) -> tuple[str, ...]:
-        """The output fields, in order: the labels of `rows`' columns (what `fields=` selects)."""
-        return tuple(column.key for column in self.rows.selected_columns)
+        """The output fields, in order (what `fields=` selects)."""
+        return tuple(self.resource.fields)
 
     @property
     def table(self) -> Any:
@@ -75,10 +90,6 @@ class Collection:
     @cached_property
     def tie_breaker_field(self) -> Field:
         return Field(self.tie_breaker, INTEGER)
-
-    def item(self, row: tuple) -> dict[str, Any]:
-        """One row as its representation (columns past the fields, e.g. cursor keys, ignored)."""
-        return dict(zip(self.fields, row))  # noqa: B905 - rows may carry extra trailing columns
 
     def allows_cursor(self, ordering: tuple[str, ...]) -> bool:
         """Keyset pagination needs non-null keys: the default or a declared cursor ordering."""

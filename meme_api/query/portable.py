@@ -53,7 +53,7 @@ def _exact_text_mysql(element, compiler, **kw) -> str:
 
 
 class iso_utc(FunctionElement):
-    """A timestamp column as ISO 8601 text to the second with a `Z` (`representations.timestamp`).
+    """A timestamp column as ISO 8601 text to the second with a `Z` (what clients see).
 
     Stored timestamps are naive UTC, kept to the second (`models.utcnow`).
     """

@@ -11,11 +11,11 @@ from html import escape
 from pathlib import Path
 
 import flask_swagger_ui
-from flask import Blueprint, Response, current_app, jsonify, request, send_from_directory, url_for
+from flask import Response, current_app, jsonify, request, send_from_directory, url_for
 
 from ..errors import ApiError
-
-bp = Blueprint("docs", __name__)
+from ..openapi.document import build_document
+from ..openapi.metadata import ApiBlueprint, response
 
 SWAGGER_UI_DIR = Path(flask_swagger_ui.__file__).resolve().parent / "dist"
 INITIALIZER = "swagger-initializer.js"
@@ -27,19 +27,39 @@ ASSETS = {
     "favicon-16x16.png": "image/png",
     INITIALIZER: "text/javascript",
 }
+bp = ApiBlueprint("docs", __name__, "This document and its interactive page",
+                  path_parameters={"asset": {"type": "string", "enum": list(ASSETS)}})
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; "
     "frame-ancestors 'none'"
 )
+# persistAuthorization keeps what was entered in "Authorize" (in the browser's localStorage) across
+# reloads. The interceptor makes a login tried on the page authorize the calls that follow: a
+# successful /login, /token/refresh or password change hands its access token to the page, and
+# a successful logout takes it back.
 INITIALIZER_SOURCE = """\
 window.addEventListener("load", function () {
   var root = document.getElementById("swagger-ui");
-  window.ui = SwaggerUIBundle({
+  var issuesTokens = /\\/(login|token\\/refresh|user\\/me\\/password)$/;
+  var endsSessions = /\\/logout(\\/all)?$/;
+  var ui = window.ui = SwaggerUIBundle({
     url: root.dataset.specUrl,
     dom_id: "#swagger-ui",
     deepLinking: true,
     validatorUrl: null,
+    persistAuthorization: true,
+    responseInterceptor: function (response) {
+      var path = new URL(response.url, window.location.href).pathname;
+      var body = response.body || response.obj;
+      if (response.ok && issuesTokens.test(path) && body && body.token) {
+        ui.preauthorizeApiKey("accessToken", body.token);
+        ui.authActions.persistAuthorizationIfNeeded();
+      } else if (response.ok && endsSessions.test(path)) {
+        ui.authActions.logoutWithPersistOption(["accessToken", "bearerAuth"]);
+      }
+      return response;
+    },
     presets: [SwaggerUIBundle.presets.apis],
     layout: "BaseLayout"
   });
@@ -66,8 +86,6 @@ PAGE = """\
 
 def document() -> dict:
     """The OpenAPI document of this app, built once and kept."""
-    from ..openapi import build_document
-
     cached = current_app.extensions.get("openapi")
     if cached is None:
         cached = current_app.extensions["openapi"] = build_document(current_app)
@@ -82,6 +100,8 @@ def locked_down(response: Response) -> Response:
 
 
 @bp.get("/openapi.json")
+@response("get_openapi", None, "This document.", uses_database=False,
+          content={"application/json": {"schema": {"type": "object"}}})
 def openapi():
     """The OpenAPI 3.1 document of this API."""
     servers = [{"url": request.script_root or "/"}]
@@ -89,6 +109,8 @@ def openapi():
 
 
 @bp.get("/docs")
+@response("get_docs_page", None, "The interactive documentation (Swagger UI).",
+          uses_database=False, content={"text/html": {"schema": {"type": "string"}}})
 def page():
     """Interactive documentation (Swagger UI), served entirely by this service."""
 
@@ -102,6 +124,10 @@ def page():
 
 
 @bp.get("/docs/<asset>")
+@response("get_docs_asset", None, "A file of the documentation page.", headers=("ETag",),
+          uses_database=False, not_modified=True,
+          content={media: {"schema": {"type": "string"}}
+                   for media in ("text/css", "text/javascript", "image/png")})
 def asset(asset: str):
     """A file of the documentation page (Swagger UI's, from the flask-swagger-ui package)."""
     if asset not in ASSETS:

@@ -1,20 +1,29 @@
 """Logging in, refreshing and logging out (contract §2)."""
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import current_app, jsonify, request
 
+from ..accounts import USERNAME
 from ..auth import app_token, current_user, token_required
 from ..bodies import accepts, read_body
 from ..credentials import basic_authorization
 from ..errors import ApiError
 from ..extensions import db, limiter
 from ..models import AuthSession, User
+from ..openapi.metadata import MESSAGE, NO_STORE, ApiBlueprint, other_responses, response
 from ..ratelimits import login_key, login_limit
-from ..schemas import LOGIN, REFRESH, USERNAME
 from ..security import verify_password
-from ..sessions import refresh_session, revoke_sessions, revoke_user_sessions, start_session
+from ..sessions import (
+    LOGIN,
+    LOGIN_ANSWER,
+    REFRESH,
+    refresh_session,
+    revoke_sessions,
+    revoke_user_sessions,
+    start_session,
+)
 from . import no_store
 
-bp = Blueprint("login", __name__)
+bp = ApiBlueprint("login", __name__, "Logging in, refreshing and revoking tokens")
 
 LOGIN_FAILED = "Could not verify"
 BASIC_CHALLENGE = 'Basic realm="Login Required"'
@@ -51,6 +60,10 @@ def find_user(username: str) -> User | None:
 @limiter.limit(login_limit, key_func=login_key)
 @app_token
 @accepts(LOGIN)
+@response({"GET": "login", "POST": "login_with_body"}, LOGIN_ANSWER, "Logged in.",
+          headers=NO_STORE, basic_auth=True)
+@other_responses({401: "the credentials are missing or wrong, or the user is deactivated (one "
+                       "answer for all)"})
 def login():
     """Exchange a username and password for an access and a refresh token."""
     credentials = presented_credentials()
@@ -69,6 +82,10 @@ def login():
 @bp.post("/token/refresh")
 @app_token
 @accepts(REFRESH)
+@response("refresh_token", LOGIN_ANSWER, "A new pair; the presented refresh token is retired.",
+          headers=NO_STORE)
+@other_responses({401: "the refresh token is not valid, or was used before (its session is "
+                       "revoked)"})
 def refresh():
     """Rotate a refresh token into a new access and refresh token."""
     body = read_body()
@@ -78,6 +95,7 @@ def refresh():
 @bp.post("/logout")
 @app_token
 @token_required
+@response("logout", MESSAGE, "This login session is revoked.")
 def logout():
     """Revoke this login session: the presented token and its refresh tokens."""
     revoke_sessions(AuthSession.id == current_user().session_id)
@@ -88,6 +106,7 @@ def logout():
 @bp.post("/logout/all")
 @app_token
 @token_required
+@response("logout_all", MESSAGE, "Every session of the caller is revoked.")
 def logout_all():
     """Revoke every token of the caller, on every device."""
     revoke_user_sessions(current_user())

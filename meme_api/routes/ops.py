@@ -3,14 +3,30 @@
 from functools import cache
 from pathlib import Path
 
-from flask import Blueprint, current_app, jsonify
+from flask import current_app, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from .. import __version__
 from ..extensions import db
+from ..openapi.components import header_refs
+from ..openapi.metadata import ApiBlueprint, other_responses, response
+from ..resource import Body, object_schema
 
-bp = Blueprint("ops", __name__)
+bp = ApiBlueprint("ops", __name__, "Liveness and readiness")
+
+HEALTH = Body("Health", {"Health": object_schema({"status": {"type": "string", "const": "ok"}})})
+READY = Body("Ready", {"Ready": object_schema({
+    "status": {"type": "string", "enum": ["ok", "unavailable"]},
+    "database": {"type": "string", "enum": ["ok", "error"]},
+    "migrations": {"type": "string", "enum": ["ok", "pending", "unknown"]},
+    "version": {"type": "string"},
+})})
+NOT_READY = {
+    "description": "Not ready: the database is unreachable or not migrated.",
+    "headers": header_refs(("Retry-After",)),
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Ready"}}},
+}
 
 
 @cache
@@ -25,12 +41,15 @@ def migration_heads(directory: str) -> frozenset[str]:
 
 
 @bp.get("/healthz")
+@response("healthz", HEALTH, "The process is up.", uses_database=False)
 def healthz():
     """The process is up; touches nothing else."""
     return jsonify({"status": "ok"})
 
 
 @bp.get("/readyz")
+@response("readyz", READY, "Ready to serve.")
+@other_responses({503: NOT_READY})
 def readyz():
     """Ready when the database answers and its schema is at the latest migration."""
     database, migrations = "ok", "unknown"

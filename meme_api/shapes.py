@@ -2,7 +2,8 @@
 
 Each `Shape` turns a parsed JSON object or form into clean values (or a `ValidationError` naming
 every offending field) and renders itself as JSON Schema for the OpenAPI document, so the two can
-never disagree. Output shapes live in `representations.py`.
+never disagree. Each resource module declares its own shapes with these (templates.py,
+accounts.py, client_apps.py, sessions.py); output shapes are `resource.Resource`s.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
-
-from flask import current_app
 
 from .errors import ValidationError
 
@@ -167,55 +166,3 @@ class Shape:
         if self.description:
             schema["description"] = self.description
         return schema
-
-
-def _min_password_length() -> int:
-    return current_app.config["MIN_PASSWORD_LENGTH"]
-
-
-USERNAME = Field("string", required=True, min_length=3, max_length=64,
-                 pattern=r"[A-Za-z0-9._-]+",
-                 pattern_hint="may contain only ASCII letters, digits, '.', '_' and '-'",
-                 description="3-64 of ASCII letters, digits, '.', '_', '-'; unique without "
-                             "regard to case")
-PASSWORD = Field("string", required=True, min_length=_min_password_length, max_length=128,
-                 write_only=True, description="MIN_PASSWORD_LENGTH (default 8) to 128 characters")
-TITLE = Field("string", required=True, min_length=1, max_length=200, not_blank=True)
-URL = Field("string", required=True, max_length=2048, url=True,
-            description="an absolute http or https URL")
-DESCRIPTION = Field("string", nullable=True, max_length=2000)
-APPROVED = Field("boolean", description="admins only; anyone else sending it gets 403")
-APP_NAME = Field("string", required=True, min_length=1, max_length=64, pattern=r"[A-Za-z0-9._-]+",
-                 pattern_hint="may contain only ASCII letters, digits, '.', '_' and '-'")
-
-USER_READ_ONLY = ("public_id", "created")
-TEMPLATE_READ_ONLY = ("id", "posted", "updated", "user_id", "username")
-
-USER_CREATE = Shape("UserCreate", {
-    "username": USERNAME, "password": PASSWORD, "admin": Field("boolean"),
-}, read_only=USER_READ_ONLY)
-USER_UPDATE = Shape("UserUpdate", {
-    "username": USERNAME, "password": PASSWORD, "admin": Field("boolean"),
-    "active": Field("boolean"),
-}, read_only=USER_READ_ONLY, partial=True)
-PASSWORD_CHANGE = Shape("PasswordChange", {
-    "current_password": Field("string", required=True, max_length=1024, write_only=True),
-    "new_password": PASSWORD,
-})
-TEMPLATE_FIELDS = {"title": TITLE, "url": URL, "description": DESCRIPTION, "approved": APPROVED}
-TEMPLATE_CREATE = Shape("TemplateCreate", TEMPLATE_FIELDS, read_only=TEMPLATE_READ_ONLY)
-TEMPLATE_REPLACE = Shape("TemplateReplace", TEMPLATE_FIELDS, read_only=TEMPLATE_READ_ONLY,
-                         description="full replacement; an omitted description becomes null")
-TEMPLATE_UPDATE = Shape("TemplateUpdate", TEMPLATE_FIELDS, read_only=TEMPLATE_READ_ONLY,
-                        partial=True)
-APP_CREATE = Shape("AppCreate", {"name": APP_NAME})
-LOGIN = Shape("LoginBody", {
-    "username": Field("string", max_length=1024),
-    "password": Field("string", max_length=1024, write_only=True),
-}, description="alternative to HTTP Basic credentials")
-REFRESH = Shape("RefreshBody", {
-    "refresh_token": Field("string", required=True, max_length=4096, write_only=True),
-})
-
-ALL_SHAPES = (USER_CREATE, USER_UPDATE, PASSWORD_CHANGE, TEMPLATE_CREATE, TEMPLATE_REPLACE,
-              TEMPLATE_UPDATE, APP_CREATE, LOGIN, REFRESH)
