@@ -39,7 +39,8 @@ from meme_api import __version__, create_app
 
 BOOT_WITHIN = 60.0
 STOP_WITHIN = 30.0
-READY = {"status": "ok", "database": "ok", "migrations": "ok", "version": __version__}
+READY = {"status": "ok", "database": "ok", "migrations": "ok", "rate_limits": "ok",
+         "version": __version__}
 
 
 # --- reading the recipe -------------------------------------------------------------------------
