@@ -197,6 +197,8 @@ class Config:
             # A store that does not answer costs a request one second, not a worker timeout.
             self.RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
 
+        self.IDEMPOTENCY_TTL = _int(env, "IDEMPOTENCY_TTL", 86400, minimum=1)
+
         self.DEFAULT_PAGE_SIZE = _int(env, "DEFAULT_PAGE_SIZE", 20, minimum=1)
         self.MAX_PAGE_SIZE = _int(env, "MAX_PAGE_SIZE", 100, minimum=1)
         self.MAX_CONTENT_LENGTH = _int(env, "MAX_CONTENT_LENGTH", 1048576, minimum=1)
