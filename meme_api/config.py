@@ -197,6 +197,8 @@ class Config:
             # A store that does not answer costs a request one second, not a worker timeout.
             self.RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
 
+        self.METRICS_ENABLED = _bool(env, "METRICS_ENABLED", True)
+        self.METRICS_TOKEN = env.get("METRICS_TOKEN") or None
         self.IDEMPOTENCY_TTL = _int(env, "IDEMPOTENCY_TTL", 86400, minimum=1)
 
         self.DEFAULT_PAGE_SIZE = _int(env, "DEFAULT_PAGE_SIZE", 20, minimum=1)

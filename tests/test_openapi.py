@@ -61,6 +61,7 @@ EXPECTED_STATUSES = {
     ("post", "/app/{name}/rotate"): {200, *ANY, 403, 404, 409, *COMMON, *BODY},
     ("get", "/healthz"): {200, *ANY},
     ("get", "/readyz"): {200, *ANY, 503},
+    ("get", "/metrics"): {200, *ANY, 401, 404},  # 401 with METRICS_TOKEN, 404 when disabled
     ("get", "/openapi.json"): {200, *ANY},
     ("get", "/docs"): {200, *ANY},
     ("get", "/docs/{asset}"): {200, *ANY, 304, 404},

@@ -185,6 +185,8 @@ STATEMENT_BUDGET: dict[tuple[str, str], Budget] = {
     ("GET", "/healthz"): Budget(0, lambda w: Call("/healthz", {})),
     # alembic_version
     ("GET", "/readyz"): Budget(1, lambda w: Call("/readyz", {})),
+    # nothing (the figures are in memory, or in the workers' files)
+    ("GET", "/metrics"): Budget(0, lambda w: Call("/metrics", {})),
     # nothing (the document is built once and kept)
     ("GET", "/openapi.json"): Budget(0, lambda w: Call("/openapi.json", {})),
     # nothing
