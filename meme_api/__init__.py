@@ -179,6 +179,11 @@ def register_blueprints(app: Flask) -> None:
     limiter.exempt(metrics.bp)
     with app.app_context():
         init_metrics(app, db.engines.values())
+    # --- tracing (optional): imports OpenTelemetry only when an OTLP endpoint is configured
+    from .tracing import init_tracing
+
+    with app.app_context():
+        init_tracing(app, db.engines.values())
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -199,6 +199,7 @@ class Config:
 
         self.METRICS_ENABLED = _bool(env, "METRICS_ENABLED", True)
         self.METRICS_TOKEN = env.get("METRICS_TOKEN") or None
+        self.OTEL_EXPORTER_OTLP_ENDPOINT = env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or None
         self.IDEMPOTENCY_TTL = _int(env, "IDEMPOTENCY_TTL", 86400, minimum=1)
 
         self.DEFAULT_PAGE_SIZE = _int(env, "DEFAULT_PAGE_SIZE", 20, minimum=1)
