@@ -76,3 +76,38 @@ limit_request_field_size = 32768
 from meme_api.server_errors import install_in_gunicorn  # noqa: E402 - this block stands alone
 
 install_in_gunicorn()
+
+# --- Metrics (contract §8): prometheus-client's multiprocess mode ---------------------------------
+# Each worker writes its figures to files in PROMETHEUS_MULTIPROC_DIR and /metrics sums them, so
+# the figures are the instance's. The directory is made here, in the master, before any worker
+# imports prometheus_client (it reads the variable on import): a fresh one under $TMPDIR (/tmp,
+# a tmpfs in the container, so a read-only root file system is fine), removed on exit. One the
+# operator names is emptied instead, so no figures of an earlier run are summed in.
+_metrics_dir_made = None
+if (os.environ.get("METRICS_ENABLED") or "true").strip().lower() not in ("0", "false", "no",
+                                                                         "off"):
+    import tempfile
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+        for _name in os.listdir(os.environ["PROMETHEUS_MULTIPROC_DIR"]):
+            if _name.endswith(".db"):
+                os.remove(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], _name))
+    else:
+        _metrics_dir_made = tempfile.mkdtemp(prefix="meme_api-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir_made
+
+
+def child_exit(server, worker):
+    """A worker is gone: drop its live gauges (its counters stay in the sums)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _metrics_dir_made:
+        import shutil
+
+        shutil.rmtree(_metrics_dir_made, ignore_errors=True)

@@ -170,6 +170,20 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(docs.bp)
     limiter.exempt(ops.bp)
     limiter.exempt(docs.bp)
+    # --- metrics (contract §8): the route, and the hooks that count every answer
+    from .extensions import db
+    from .metrics import init_metrics
+    from .routes import metrics
+
+    app.register_blueprint(metrics.bp)
+    limiter.exempt(metrics.bp)
+    with app.app_context():
+        init_metrics(app, db.engines.values())
+    # --- tracing (optional): imports OpenTelemetry only when an OTLP endpoint is configured
+    from .tracing import init_tracing
+
+    with app.app_context():
+        init_tracing(app, db.engines.values())
 
 
 def register_errorhandlers(app: Flask) -> None:

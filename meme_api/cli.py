@@ -323,3 +323,6 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(apps_group)
     app.cli.add_command(seed)
     app.cli.add_command(recount)
+    from .idempotency import commands as idempotency_commands
+
+    app.cli.add_command(idempotency_commands)

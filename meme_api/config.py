@@ -190,6 +190,17 @@ class Config:
         self.RATELIMIT_HEADER_RETRY_AFTER = "X-Limiter-Retry-After"
         # A rate-limit store that goes away must not take the API down with it.
         self.RATELIMIT_SWALLOW_ERRORS = True
+        # While that store is unreachable, Flask-Limiter counts per worker process instead
+        # (contract §6) and checks, with a growing back-off, whether the store is back.
+        self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+        if self.RATELIMIT_STORAGE_URI.startswith(("redis://", "rediss://")):
+            # A store that does not answer costs a request one second, not a worker timeout.
+            self.RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
+
+        self.METRICS_ENABLED = _bool(env, "METRICS_ENABLED", True)
+        self.METRICS_TOKEN = env.get("METRICS_TOKEN") or None
+        self.OTEL_EXPORTER_OTLP_ENDPOINT = env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or None
+        self.IDEMPOTENCY_TTL = _int(env, "IDEMPOTENCY_TTL", 86400, minimum=1)
 
         self.DEFAULT_PAGE_SIZE = _int(env, "DEFAULT_PAGE_SIZE", 20, minimum=1)
         self.MAX_PAGE_SIZE = _int(env, "MAX_PAGE_SIZE", 100, minimum=1)

@@ -8,7 +8,7 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
-from .ratelimits import default_key, default_limit
+from .ratelimits import default_key, default_limit, quiet_limiter_log
 
 # Named constraints keep migrations identical on every backend and let SQLite's batch mode
 # find them again.
@@ -31,6 +31,7 @@ migrate = Migrate()
 limiter = Limiter(key_func=default_key, application_limits=[default_limit])
 # CORS preflights carry no credentials and are never counted.
 limiter.request_filter(lambda: request.method == "OPTIONS")
+quiet_limiter_log()
 cors = CORS()
 
 # What browsers may send to and read from the API when CORS_ORIGINS allows their origin.

@@ -8,6 +8,10 @@ Client addresses come from `request.remote_addr`, which Werkzeug's ProxyFix sets
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+
 from flask import current_app, request
 
 from . import security
@@ -61,3 +65,49 @@ def default_limit() -> str:
 
 def login_limit() -> str:
     return current_app.config["RATELIMIT_LOGIN"]
+
+
+class OncePerInterval(logging.Filter):
+    """Lets one warning (or worse) through per interval, without its traceback.
+
+    Flask-Limiter warns each time it finds its store gone, and logs a traceback for errors it
+    swallows; while a store flaps or stays away that would be a line, or a traceback, per
+    request. One line a minute per process says the same.
+    """
+
+    def __init__(self, interval: float = 60.0):
+        super().__init__()
+        self.interval = interval
+        self._last: float | None = None
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        with self._lock:
+            now = time.monotonic()
+            if self._last is not None and now - self._last < self.interval:
+                return False
+            self._last = now
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        return True
+
+
+def quiet_limiter_log() -> None:
+    """Install `OncePerInterval` on Flask-Limiter's logger, once per process."""
+    limiter_log = logging.getLogger("flask-limiter")
+    if not any(isinstance(f, OncePerInterval) for f in limiter_log.filters):
+        limiter_log.addFilter(OncePerInterval())
+
+
+def storage_state(limiter) -> str:
+    """`memory`, or whether the configured shared store answers now: `ok` or `error` (§8)."""
+    config = current_app.config
+    if not config["RATELIMIT_ENABLED"]:
+        return "ok"  # no limits, nothing depends on a store
+    if config["RATELIMIT_STORAGE_URI"].startswith("memory://"):
+        return "memory"
+    try:
+        return "ok" if limiter.storage.check() else "error"
+    except Exception:  # noqa: BLE001 - any failure of the store means the same to an operator
+        return "error"

@@ -14,6 +14,7 @@ from sqlalchemy import update
 from . import security
 from .auth import Caller, authenticate, user_token_error
 from .extensions import db
+from .metrics import REFRESH_REUSE
 from .models import AuthSession, User, utcnow
 from .resource import Body, object_schema
 from .shapes import Field, Shape
@@ -85,6 +86,7 @@ def refresh_session(refresh_token: str) -> dict:
     ).rowcount
     if rotated != 1:
         # A retired refresh token came back: assume it was stolen and end the session.
+        REFRESH_REUSE.inc()
         revoke_sessions(AuthSession.id == session_id)
         db.session.commit()
         raise user_token_error("Token has been revoked")

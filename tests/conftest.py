@@ -187,6 +187,9 @@ def app(app_config, schema_root):
         shared_store = os.environ.get("TEST_RATELIMIT_STORAGE_URI")
         if app.config["RATELIMIT_ENABLED"] and app.config["RATELIMIT_STORAGE_URI"] == shared_store:
             limiter.reset()  # a shared store (Redis) must not carry counters between tests
+        # The extension object outlives each app: a store an earlier test found dead must not
+        # leave this one counting in Flask-Limiter's in-memory fallback.
+        limiter._storage_dead = False
         yield app
         db.session.remove()
         db.engine.dispose()

@@ -14,8 +14,9 @@ from meme_api.extensions import db
 from meme_api.models import Template
 
 REQUEST_ID_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
-# Routes the contract leaves open: liveness, readiness, the API description and static assets.
-OPEN_PATHS = ("/healthz", "/readyz", "/openapi.json")
+# Routes the contract leaves open: liveness, readiness, metrics (METRICS_TOKEN guards them),
+# the API description and static assets.
+OPEN_PATHS = ("/healthz", "/readyz", "/metrics", "/openapi.json")
 OPEN_PREFIXES = ("/docs", "/static")
 LEAKS = ("Traceback", "pbkdf2:", "scrypt:", "SELECT ", "INSERT ", "UPDATE ")
 NEW_TEMPLATE = {"title": "A title", "url": "https://example.org/a.png"}

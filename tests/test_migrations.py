@@ -26,7 +26,8 @@ MIGRATIONS = REPO_ROOT / "migrations"
 APP_TABLES = ("users", "client_apps", "auth_sessions", "templates")
 COMMAND_TIMEOUT = 120
 SEED_TIME = datetime(2026, 11, 21, 19, 5, 0)
-READY = {"status": "ok", "database": "ok", "migrations": "ok", "version": __version__}
+READY = {"status": "ok", "database": "ok", "migrations": "ok", "rate_limits": "ok",
+         "version": __version__}
 # A model change without a migration: a new table with an index, which autogenerate renders as
 # `create_table` plus (in batch mode) `with op.batch_alter_table(...)`.
 MODEL_CHANGE = """

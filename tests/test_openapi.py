@@ -33,13 +33,14 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 COMMON = {401, 429, 503}  # any token route: a missing token, the rate limit, a database outage
 BODY = {400, 413, 415}  # any POST/PUT/PATCH: §1's body rules
 ANY = {414, 431}  # any request: §1's URL and header limits
+IDEMPOTENT = {409, 422}  # §12: a key still in progress, a key used for another request
 EXPECTED_STATUSES = {
     ("get", "/login"): {200, *ANY, 401, 429, 503},
     ("post", "/login"): {200, *ANY, 401, 429, 503, *BODY},
     ("post", "/token/refresh"): {200, *ANY, 401, 429, 503, *BODY},
     ("post", "/logout"): {200, *ANY, *COMMON, *BODY},
     ("post", "/logout/all"): {200, *ANY, *COMMON, *BODY},
-    ("post", "/user"): {201, *ANY, 403, 409, *COMMON, *BODY},
+    ("post", "/user"): {201, *ANY, 403, 409, *COMMON, *BODY, *IDEMPOTENT},
     ("get", "/user"): {200, *ANY, 400, 403, *COMMON},
     ("get", "/user/me"): {200, *ANY, 304, *COMMON},
     ("post", "/user/me/password"): {200, *ANY, 403, 409, *COMMON, *BODY},
@@ -47,7 +48,7 @@ EXPECTED_STATUSES = {
     ("put", "/user/{public_id}"): {200, *ANY, 403, 404, 409, 412, *COMMON, *BODY},
     ("patch", "/user/{public_id}"): {200, *ANY, 403, 404, 409, 412, *COMMON, *BODY},
     ("delete", "/user/{public_id}"): {200, *ANY, 403, 404, 409, 412, *COMMON},
-    ("post", "/template"): {201, *ANY, 403, *COMMON, *BODY},
+    ("post", "/template"): {201, *ANY, 403, *COMMON, *BODY, *IDEMPOTENT},
     ("get", "/template"): {200, *ANY, 400, *COMMON},
     ("get", "/"): {200, *ANY, 400, *COMMON},
     ("get", "/template/{template_id}"): {200, *ANY, 304, 404, *COMMON},
@@ -60,6 +61,7 @@ EXPECTED_STATUSES = {
     ("post", "/app/{name}/rotate"): {200, *ANY, 403, 404, 409, *COMMON, *BODY},
     ("get", "/healthz"): {200, *ANY},
     ("get", "/readyz"): {200, *ANY, 503},
+    ("get", "/metrics"): {200, *ANY, 401, 404},  # 401 with METRICS_TOKEN, 404 when disabled
     ("get", "/openapi.json"): {200, *ANY},
     ("get", "/docs"): {200, *ANY},
     ("get", "/docs/{asset}"): {200, *ANY, 304, 404},

@@ -66,14 +66,15 @@ def test_readyz_reports_a_schema_made_without_migrations_as_pending(unmigrated_c
     assert response.status_code == 503
     assert response.headers["Retry-After"]
     assert response.get_json() == {"status": "unavailable", "database": "ok",
-                                   "migrations": "pending", "version": __version__}
+                                   "migrations": "pending", "rate_limits": "ok",
+                                   "version": __version__}
 
 
 def test_readyz_is_ok_after_the_real_migrations(migrated_client):
     response = migrated_client.get("/readyz")
     assert response.status_code == 200, response.get_json()
     assert response.get_json() == {"status": "ok", "database": "ok", "migrations": "ok",
-                                   "version": __version__}
+                                   "rate_limits": "ok", "version": __version__}
     assert "Retry-After" not in response.headers
 
 

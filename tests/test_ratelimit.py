@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from types import SimpleNamespace
 
@@ -11,6 +12,7 @@ from conftest import assert_problem
 from servers import free_port
 
 from meme_api.client_apps import register_app
+from meme_api.ratelimits import OncePerInterval
 
 BUDGET = 3
 WINDOW = 60
@@ -203,8 +205,33 @@ def unreachable_store(limited) -> None:
     limited["RATELIMIT_STORAGE_URI"] = f"redis://127.0.0.1:{free_port()}/0"
 
 
-def test_an_unreachable_store_does_not_take_the_api_down(unreachable_store, client, auth, alice):
-    assert statuses(client, BUDGET + 1, headers=auth.headers(alice)) == [200] * (BUDGET + 1)
+def test_an_unreachable_store_falls_back_to_counting_in_the_process(unreachable_store, client,
+                                                                    auth, alice):
+    assert statuses(client, BUDGET + 1, headers=auth.headers(alice)) == [200] * BUDGET + [429]
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert (response.get_json()["status"], response.get_json()["rate_limits"]) == (
+        "degraded", "error")
+
+
+def test_readyz_names_the_in_memory_store(limited, request):
+    limited["RATELIMIT_STORAGE_URI"] = "memory://"
+    client = request.getfixturevalue("client")
+    assert client.get("/readyz").get_json()["rate_limits"] == "memory"
+
+
+def test_limiter_warnings_are_let_through_once_a_minute_without_a_traceback(caplog):
+    log = logging.getLogger(f"flask-limiter-test-{id(caplog)}")
+    log.addFilter(OncePerInterval(60))
+    with caplog.at_level(logging.INFO, logger=log.name):
+        for _ in range(3):
+            try:
+                raise ConnectionError("store gone")
+            except ConnectionError:
+                log.exception("Failed to rate limit. Swallowing error")
+            log.info("Rate limit storage recovered")
+    assert [r.levelname for r in caplog.records] == ["ERROR", "INFO", "INFO", "INFO"]
+    assert "Traceback" not in caplog.text
 
 
 # --- the login budget ----------------------------------------------------------------------------

@@ -185,6 +185,8 @@ STATEMENT_BUDGET: dict[tuple[str, str], Budget] = {
     ("GET", "/healthz"): Budget(0, lambda w: Call("/healthz", {})),
     # alembic_version
     ("GET", "/readyz"): Budget(1, lambda w: Call("/readyz", {})),
+    # nothing (the figures are in memory, or in the workers' files)
+    ("GET", "/metrics"): Budget(0, lambda w: Call("/metrics", {})),
     # nothing (the document is built once and kept)
     ("GET", "/openapi.json"): Budget(0, lambda w: Call("/openapi.json", {})),
     # nothing
@@ -507,3 +509,29 @@ def test_without_app_tokens_the_caller_is_read_alone(app, client, auth, alice):
     assert response.status_code == 200
     assert response.get_json()["user"]["public_id"] == alice.public_id
     assert len(sent) == 1 and "client_apps" not in sent[0], listing(sent)
+
+
+# --- 6. a create with Idempotency-Key (contract §12) ---------------------------------------------
+#
+# The keyed path adds its own statements to the route's budget above; without the header a
+# create sends exactly that budget (section 1). First request: the route's budget plus the
+# sweep's SELECT of expired keys, the INSERT of the claim and the UPDATE that keeps the answer.
+# Replay: app+caller; the sweep's SELECT; the INSERT that the unique index refuses; the kept row.
+KEYED_EXTRA = 3
+KEYED_REPLAY = 4
+
+
+@pytest.mark.parametrize("key", [("POST", "/template"), ("POST", "/user")], ids=label)
+def test_a_keyed_create_and_its_replay_send_exactly_their_budget(client, world, key):
+    method, _ = key
+    call = STATEMENT_BUDGET[key].request(world)
+    headers = {**call.headers, "Idempotency-Key": f"budget-{key[1]}"}
+    warm_up(client, world)
+    first, sent = send(client, method, call, headers)
+    assert_status(key, first, call.status)
+    expected = STATEMENT_BUDGET[key].expected() + KEYED_EXTRA
+    assert len(sent) == expected, f"{label(key)} keyed: expected {expected}:\n{listing(sent)}"
+    replay, sent = send(client, method, call, headers)
+    assert_status(key, replay, call.status)
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert len(sent) == KEYED_REPLAY, f"{label(key)} replay:\n{listing(sent)}"

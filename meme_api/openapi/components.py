@@ -72,6 +72,9 @@ HEADERS = {
     "X-Total-Count": {**INTEGER_HEADER, "description": "total matching rows (page mode only)"},
     "Cache-Control": {"schema": {"type": "string", "const": "no-store"},
                       "description": "answers carrying credentials must not be stored"},
+    "Idempotent-Replayed": {"schema": {"type": "string", "const": "true"},
+                            "description": "this is the kept answer of an earlier request with "
+                                           "the same Idempotency-Key; nothing changed"},
     "WWW-Authenticate": {"schema": {"type": "string"},
                          "description": 'Bearer realm="meme_api" for user tokens, '
                                         'Basic realm="Login Required" for /login'},
@@ -82,7 +85,8 @@ RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit
 ERROR_NAMES = {
     400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 409: "Conflict",
     412: "PreconditionFailed", 413: "ContentTooLarge", 414: "UriTooLong",
-    415: "UnsupportedMediaType", 429: "TooManyRequests", 431: "RequestHeaderFieldsTooLarge",
+    415: "UnsupportedMediaType", 422: "UnprocessableContent", 429: "TooManyRequests",
+    431: "RequestHeaderFieldsTooLarge",
     503: "ServiceUnavailable",
 }
 ERROR_REASONS = {
@@ -96,6 +100,7 @@ ERROR_REASONS = {
     413: "The body is larger than MAX_CONTENT_LENGTH.",
     414: "The URL (path and query) is longer than 8,190 bytes.",
     415: "The body is neither JSON nor form data.",
+    422: "The Idempotency-Key was used before with another method, path or body.",
     429: "Over the rate limit (RATELIMIT_DEFAULT, or RATELIMIT_LOGIN on /login).",
     431: "The request headers are too large: a header line over 8,190 bytes, more than 100 "
          "header fields, or over 32,768 bytes in all.",
@@ -155,6 +160,15 @@ PARAMETERS = {
         "name": "If-None-Match", "in": "header", "required": False,
         "description": "An ETag from an earlier answer: 304 with no body while it is current.",
         "schema": {"type": "string"},
+    },
+    "Idempotency-Key": {
+        "name": "Idempotency-Key", "in": "header", "required": False,
+        "description": "1-255 visible ASCII characters. A retry with the same key, path and "
+                       "body gets the first success again (`Idempotent-Replayed: true`) for "
+                       "IDEMPOTENCY_TTL seconds; the same key with another body is 422, and "
+                       "while the first is in progress 409. Failures keep nothing.",
+        "schema": {"type": "string", "minLength": 1, "maxLength": 255,
+                   "pattern": "^[!-~]+$"},
     },
     "If-Match": {
         "name": "If-Match", "in": "header", "required": False,

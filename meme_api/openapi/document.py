@@ -120,13 +120,16 @@ def parameters(app: Flask, view, rule: Rule, success: Success) -> list[dict]:
         result.append(ref("parameters", "If-None-Match"))
     if 412 in getattr(view, "other_responses", {}):
         result.append(ref("parameters", "If-Match"))
+    if getattr(view, "idempotent", False):
+        result.append(ref("parameters", "Idempotency-Key"))
     result.append(ref("parameters", "X-Request-ID"))
     return result
 
 
-def success_response(success: Success, limited: bool) -> dict:
+def success_response(success: Success, limited: bool, idempotent: bool = False) -> dict:
     """The response object of the success status."""
-    headers = (*success.headers, *(RATE_LIMIT_HEADERS if limited else ()))
+    headers = (*success.headers, *(RATE_LIMIT_HEADERS if limited else ()),
+               *(("Idempotent-Replayed",) if idempotent else ()))
     response: dict = {"description": success.description, "headers": header_refs(headers)}
     if success.content is not None:
         response["content"] = success.content
@@ -142,7 +145,8 @@ def operation(app: Flask, rule: Rule, method: str) -> dict:
     view = app.view_functions[rule.endpoint]
     success: Success = view.success
     summary, _, details = (view.__doc__ or rule.endpoint).strip().partition("\n")
-    responses = {str(success.status): success_response(success, takes_tokens(view))}
+    responses = {str(success.status): success_response(success, takes_tokens(view),
+                                                       getattr(view, "idempotent", False))}
     if success.not_modified:
         responses["304"] = ref("responses", "NotModified")
     for status in error_statuses(view, method, rule, success):

@@ -8,18 +8,20 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from .. import __version__
-from ..extensions import db
+from ..extensions import db, limiter
 from ..openapi.components import header_refs
 from ..openapi.metadata import ApiBlueprint, other_responses, response
+from ..ratelimits import storage_state
 from ..resource import Body, object_schema
 
 bp = ApiBlueprint("ops", __name__, "Liveness and readiness")
 
 HEALTH = Body("Health", {"Health": object_schema({"status": {"type": "string", "const": "ok"}})})
 READY = Body("Ready", {"Ready": object_schema({
-    "status": {"type": "string", "enum": ["ok", "unavailable"]},
+    "status": {"type": "string", "enum": ["ok", "degraded", "unavailable"]},
     "database": {"type": "string", "enum": ["ok", "error"]},
     "migrations": {"type": "string", "enum": ["ok", "pending", "unknown"]},
+    "rate_limits": {"type": "string", "enum": ["ok", "memory", "error"]},
     "version": {"type": "string"},
 })})
 NOT_READY = {
@@ -48,10 +50,14 @@ def healthz():
 
 
 @bp.get("/readyz")
-@response("readyz", READY, "Ready to serve.")
+@response("readyz", READY, "Ready to serve; `degraded` while the rate-limit store is away.")
 @other_responses({503: NOT_READY})
 def readyz():
-    """Ready when the database answers and its schema is at the latest migration."""
+    """Ready when the database answers and its schema is at the latest migration.
+
+    An unreachable rate-limit store does not make the instance unready (limits count per
+    worker meanwhile, contract §6), but it is reported: `degraded`, `rate_limits: error`.
+    """
     database, migrations = "ok", "unknown"
     try:
         applied = set(db.session.scalars(text("SELECT version_num FROM alembic_version")))
@@ -68,8 +74,10 @@ def readyz():
         if Path(directory).is_dir():
             migrations = "ok" if applied == set(migration_heads(directory)) else "pending"
     ready = database == "ok" and migrations == "ok"
-    body = {"status": "ok" if ready else "unavailable", "database": database,
-            "migrations": migrations, "version": __version__}
+    rate_limits = storage_state(limiter)
+    status = ("ok" if rate_limits != "error" else "degraded") if ready else "unavailable"
+    body = {"status": status, "database": database, "migrations": migrations,
+            "rate_limits": rate_limits, "version": __version__}
     response = jsonify(body)
     response.status_code = 200 if ready else 503
     if not ready:

@@ -6,6 +6,7 @@ from ..auth import app_token, current_user, token_required
 from ..bodies import accepts, lists, read_body
 from ..conditional import with_etag
 from ..extensions import db
+from ..idempotency import IN_PROGRESS, MISMATCH, idempotent
 from ..openapi.metadata import (
     COLLECTION_HEADERS,
     MESSAGE,
@@ -51,6 +52,7 @@ def changed(template_id: int):
 @bp.post("/template")
 @app_token
 @token_required
+@idempotent
 @accepts(TEMPLATE_CREATE)
 @response("create_template", TEMPLATE.message, "Posted.", 201, headers=("Location",), links={
     "GetTemplate": link("get_template", "template_id", NEW_TEMPLATE, "the new post"),
@@ -59,7 +61,7 @@ def changed(template_id: int):
     "UpdateTemplate": link("update_template", "template_id", NEW_TEMPLATE, "change the new post"),
     "DeleteTemplate": link("delete_template", "template_id", NEW_TEMPLATE, "delete the new post"),
 })
-@other_responses({403: APPROVING})
+@other_responses({403: APPROVING, 409: IN_PROGRESS, 422: MISMATCH})
 def create():
     """Post a template; an admin's starts approved, anyone else's awaits moderation."""
     template_id = post_template(read_body(), current_user())

@@ -22,6 +22,7 @@ from ..bodies import accepts, lists, read_body
 from ..conditional import check_if_match, with_etag
 from ..errors import ApiError
 from ..extensions import db
+from ..idempotency import IN_PROGRESS, MISMATCH, idempotent
 from ..models import new_public_id
 from ..openapi.metadata import (
     COLLECTION_HEADERS,
@@ -70,6 +71,7 @@ def load_for_change(public_id: str):
 @app_token
 @token_required
 @admin_required
+@idempotent
 @accepts(USER_CREATE)
 @response("create_user", USER.message, "Created.", 201, headers=("Location",), links={
     "GetUser": link("get_user", "public_id", NEW_USER, "the new user"),
@@ -77,7 +79,8 @@ def load_for_change(public_id: str):
     "UpdateUser": link("update_user", "public_id", NEW_USER, "change the new user"),
     "DeleteUser": link("delete_user", "public_id", NEW_USER, "delete the new user"),
 })
-@other_responses({409: "the username is taken (letter case ignored)"})
+@other_responses({409: f"the username is taken (letter case ignored), or {IN_PROGRESS}",
+                  422: MISMATCH})
 def create():
     """Provision a user (there is no self-signup)."""
     data = read_body()

@@ -183,3 +183,27 @@ def test_concurrent_signups_of_one_name_in_any_case_have_one_winner(deployment, 
     listed = deployment.call("GET", "/user", params={"username__ilike": name})
     assert [user["username"] for user in listed.json()["users"]] == [
         next(answer.json()["user"]["username"] for answer in answers if answer.status_code == 201)]
+
+
+# --- idempotent creates (contract §12) ---------------------------------------------------------
+
+SAME_KEY = 20
+
+
+@pytest.mark.parametrize("round_", range(ROUNDS))
+def test_concurrent_creates_with_one_idempotency_key_create_one_template(deployment, round_):
+    before = int(deployment.call("GET", "/template?limit=1").headers["X-Total-Count"])
+    body = {"title": f"Once {round_}", "url": "https://example.com/once.png"}
+
+    answers = deployment.race("POST", "/template", [body] * SAME_KEY,
+                              **{"Idempotency-Key": f"once-{uuid.uuid4()}"})
+
+    firsts = [a for a in answers if a.status_code == 201
+              and "Idempotent-Replayed" not in a.headers]
+    replays = [a for a in answers if a.headers.get("Idempotent-Replayed") == "true"]
+    assert len(firsts) == 1, statuses(answers)
+    assert statuses(answers)[409] + len(replays) == SAME_KEY - 1, statuses(answers)
+    assert all(a.headers["Content-Type"] == PROBLEM for a in answers if a.status_code == 409)
+    assert {a.headers["Location"] for a in replays} <= {firsts[0].headers["Location"]}
+    after = int(deployment.call("GET", "/template?limit=1").headers["X-Total-Count"])
+    assert after == before + 1

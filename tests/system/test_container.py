@@ -227,6 +227,10 @@ def test_with_only_a_secret_key_it_serves_sqlite_in_its_volume_read_only(contain
     client.app_token = made.stdout.strip().splitlines()[-1]
     client.login("root", PASSWORD)
     assert client.call("POST", "/template", json={"title": "in /data", "url": PNG}).ok
+    # /metrics with a read-only root: the workers' metric files live in the /tmp tmpfs.
+    metrics = client.call("GET", "/metrics")
+    assert metrics.status_code == 200, metrics.text
+    assert 'route="/template",status="201"} 1.0' in metrics.text
     assert "meme_api.sqlite" in docker("exec", first, "ls", "/data").stdout
     no_root_processes(first)
     assert_one_json_line_per_request(first, client)

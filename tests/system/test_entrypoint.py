@@ -39,7 +39,8 @@ from meme_api import __version__, create_app
 
 BOOT_WITHIN = 60.0
 STOP_WITHIN = 30.0
-READY = {"status": "ok", "database": "ok", "migrations": "ok", "version": __version__}
+READY = {"status": "ok", "database": "ok", "migrations": "ok", "rate_limits": "ok",
+         "version": __version__}
 
 
 # --- reading the recipe -------------------------------------------------------------------------
@@ -142,6 +143,8 @@ def gunicorn_settings(monkeypatch, tmp_path, **env: str) -> GunicornConfig:
     monkeypatch.chdir(tmp_path)  # no .env of the developer's
     for name in ("PORT", "WEB_CONCURRENCY", "TRUSTED_PROXY_COUNT"):
         monkeypatch.delenv(name, raising=False)
+    # The file sets it for the workers; here it must not outlive the test.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "metrics"))
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     config = GunicornConfig()

@@ -281,7 +281,8 @@ def assert_down_answers(service: Service) -> list[float]:
     assert ready.status_code == 503
     assert ready.headers["Retry-After"]
     assert ready.get_json() == {"status": "unavailable", "database": "error",
-                                "migrations": "unknown", "version": __version__}
+                                "migrations": "unknown", "rate_limits": "ok",
+                                "version": __version__}
     health, _ = service.call("GET", "/healthz")
     assert health.status_code == 200  # liveness does not depend on the database
     return timings
