@@ -18,7 +18,7 @@ from . import security
 from .credentials import ConflictingAccessTokens, presented_access_token, presented_app_token
 from .errors import ApiError
 from .extensions import db
-from .models import AuthSession, ClientApp, User, utcnow
+from .models import IS_ADMIN, AuthSession, ClientApp, User, utcnow
 from .query.portable import iso_utc
 
 BEARER_CHALLENGE = 'Bearer realm="meme_api"'
@@ -37,7 +37,8 @@ APP_BY_TOKEN_HASH = select(
 USER, SESSION = User.__table__.c, AuthSession.__table__.c
 # Caller's fields, then revoked. Those a client sees are rendered as the users resource renders
 # them (accounts.USER; a test holds them equal), so GET /user/me answers from this row.
-CALLER_COLUMNS = (USER.id, USER.public_id, USER.username, USER.admin, USER.active,
+CALLER_COLUMNS = (USER.id, USER.public_id, USER.username, USER.role, IS_ADMIN.label("admin"),
+                  USER.active,
                   iso_utc(USER.created).label("created"), SESSION.id.label("session_id"),
                   SESSION.revoked)
 USER_WITH_SESSIONS = User.__table__.join(AuthSession.__table__, SESSION.user_id == USER.id)
@@ -71,15 +72,22 @@ class Caller:
     id: int
     public_id: str
     username: str
-    admin: bool
+    role: str
+    admin: bool  # the role is `admin`
     active: bool
     created: str | None  # as clients see it; None in the caller a login makes (never shown)
     session_id: str
 
+    @property
+    def moderates(self) -> bool:
+        """Whether the caller moderates templates: admins and moderators (contract §4)."""
+        return self.role in ("admin", "moderator")
+
     @classmethod
     def of(cls, user: User, session_id: str) -> Caller:
         """The caller a login session of `user` makes (read before a commit expires `user`)."""
-        return cls(user.id, user.public_id, user.username, user.admin, user.active, None,
+        return cls(user.id, user.public_id, user.username, user.role, user.admin,
+                   user.active, None,
                    session_id)
 
 

@@ -23,7 +23,7 @@ NOTHING_TO_DO = "An admin exists already; nothing to bootstrap."
 
 
 def admin_exists() -> bool:
-    return bool(db.session.scalar(select(exists().where(User.admin.is_(True)))))
+    return bool(db.session.scalar(select(exists().where(User.role == "admin"))))
 
 
 def bootstrap_password(non_interactive: bool) -> str:
@@ -64,7 +64,8 @@ def bootstrap(name: str, app_name: str | None, if_no_admin: bool) -> None:
     password = bootstrap_password(non_interactive=if_no_admin)
 
     # The admin and the application are committed together: a taken name leaves neither.
-    admin = User(username=name, password_hash=password_hash(password), admin=True, active=True)
+    admin = User(username=name, password_hash=password_hash(password), role="admin",
+                 active=True)
     db.session.add(admin)
     token = None
     if app_name is not None:

@@ -5,7 +5,17 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, event
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    event,
+    type_coerce,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
@@ -24,6 +34,11 @@ def new_public_id() -> str:
     return str(uuid.uuid4())
 
 
+# The roles of contract §3, least to most rights. `admin`, as the original clients see it, is
+# derived: true exactly for the role `admin` (one column, so the two can never disagree).
+ROLES = ("user", "moderator", "admin")
+
+
 class User(db.Model):
     __tablename__ = "users"
     __table_args__ = (
@@ -39,7 +54,8 @@ class User(db.Model):
     # keeps usernames unique without regard to case on every backend.
     username_key: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
-    admin: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    role: Mapped[str] = mapped_column(String(16), default="user", server_default="user",
+                                      index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     # Bumped on every change and checked in the UPDATE itself (optimistic concurrency).
@@ -50,6 +66,10 @@ class User(db.Model):
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
 
+    @property
+    def admin(self) -> bool:
+        return self.role == "admin"
+
     def __repr__(self) -> str:
         return f"<User {self.username}>"
 
@@ -57,6 +77,10 @@ class User(db.Model):
 @event.listens_for(User.username, "set", retval=False)
 def _keep_username_key(target: User, value: str, oldvalue, initiator) -> None:
     target.username_key = value.lower() if value is not None else None
+
+
+# The `admin` clients see, as SQL: the role seen as a boolean.
+IS_ADMIN = type_coerce(User.__table__.c.role == "admin", Boolean)
 
 
 class AuthSession(db.Model):

@@ -231,8 +231,8 @@ class Auth:
         self.app_token = register_app("tests")[1]
 
     def make_user(self, username: str = "alice", password: str = "password123",
-                  admin: bool = False) -> Account:
-        user = create_user(username, password, admin=admin)
+                  admin: bool = False, role: str | None = None) -> Account:
+        user = create_user(username, password, role or ("admin" if admin else "user"))
         return Account(user, username, password, start_session(user))
 
     def headers(self, account: Account | None = None, **extra: str) -> dict:

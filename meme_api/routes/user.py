@@ -13,6 +13,7 @@ from ..accounts import (
     create_user,
     delete_account,
     load_user,
+    new_role,
     own_representation,
     password_hash,
     read_user,
@@ -82,7 +83,7 @@ def create():
     """Provision a user (there is no self-signup)."""
     data = read_body()
     public_id = new_public_id()  # made here, so that the commit does not make us read it again
-    create_user(data["username"], data["password"], data.get("admin", False), public_id)
+    create_user(data["username"], data["password"], new_role(data), public_id)
     return created({"message": "User created successfully", "user": read_user(public_id)},
                    f"/user/{public_id}")
 
@@ -147,7 +148,7 @@ def get_one(public_id: str):
 def promote(public_id: str):
     """Promote a user to admin (the original behaviour; the body is ignored)."""
     user = load_for_change(public_id)
-    user.admin = True
+    user.role = "admin"
     public_id = user.public_id
     db.session.commit()
     return single(public_id, "The user has been promoted!")

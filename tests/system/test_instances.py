@@ -53,7 +53,7 @@ class Deployment:
                           "PASSWORD_HASH_METHOD": FAST_HASH, "RATELIMIT_ENABLED": False})
         with app.app_context():
             name = f"user{uuid.uuid4().hex[:10]}"
-            user = create_user(name, f"{name}-password", admin=admin)
+            user = create_user(name, f"{name}-password", "admin" if admin else "user")
             tokens = start_session(user)
             account = {"username": name, "public_id": user.public_id, **tokens}
             db.session.remove()
