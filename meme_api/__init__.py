@@ -168,6 +168,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(apps.bp, url_prefix="/app")
     app.register_blueprint(ops.bp)
     app.register_blueprint(docs.bp)
+    # The audit trail (contract §11).
+    from .routes import audit
+    app.register_blueprint(audit.bp, url_prefix="/audit")
     limiter.exempt(ops.bp)
     limiter.exempt(docs.bp)
 

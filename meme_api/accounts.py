@@ -13,6 +13,7 @@ from flask import current_app
 from sqlalchemy import and_, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
+from .audit import record
 from .auth import Caller
 from .errors import ApiError
 from .extensions import db
@@ -134,6 +135,7 @@ def create_user(username: str, password: str, role: str = "user",
     user = User(public_id=public_id or new_public_id(), username=username,
                 password_hash=password_hash(password), role=role, active=True)
     db.session.add(user)
+    record("user.created", "user", user.public_id, {"username": username, "role": role})
     commit_unique(USERNAME_TAKEN, "username")
     return user
 
@@ -235,11 +237,25 @@ def change_account(user: User, actor_id: int, changes: Mapping[str, Any]) -> Non
         user.password_hash = new_hash
     if deactivating or "password" in changes:
         revoke_user_sessions(user)
+    if changes:
+        record_update(user.public_id, changes, role)
     commit_unique(USERNAME_TAKEN, "username")
+
+
+def record_update(public_id: str, changes: Mapping[str, Any], role: str) -> None:
+    """`user.updated`: the names of the fields sent, and the new role and activity; no values
+    of anything else (a password above all)."""
+    details: dict[str, Any] = {"fields": sorted(changes)}
+    if "role" in changes or "admin" in changes:
+        details["role"] = role
+    if "active" in changes:
+        details["active"] = changes["active"]
+    record("user.updated", "user", public_id, details)
 
 
 def delete_account(user: User, actor_id: int) -> None:
     """Delete `user` and commit, unless that would leave no active admin."""
     keep_an_active_admin(user, actor_id)
+    record("user.deleted", "user", user.public_id, {"username": user.username})
     db.session.delete(user)
     db.session.commit()

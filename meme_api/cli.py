@@ -323,3 +323,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(apps_group)
     app.cli.add_command(seed)
     app.cli.add_command(recount)
+    # The audit trail (contract §11).
+    from .audit_cli import audit_group
+
+    app.cli.add_command(audit_group)

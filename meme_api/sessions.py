@@ -12,6 +12,7 @@ from flask import current_app, g
 from sqlalchemy import update
 
 from . import security
+from .audit import record
 from .auth import Caller, authenticate, user_token_error
 from .extensions import db
 from .models import AuthSession, User, utcnow
@@ -52,8 +53,9 @@ def _new_refresh(user: User | Caller, session_id: str) -> security.IssuedToken:
                                 ttl=config["REFRESH_TOKEN_TTL"])
 
 
-def start_session(user: User) -> dict:
-    """Open a login session for `user`, commit it, and return the login answer.
+def start_session(user: User, action: str | None = None) -> dict:
+    """Open a login session for `user`, commit it (with the audit event `action`, if given),
+    and return the login answer.
 
     The tokens, and the caller the request log names, are made before the commit, which expires
     every loaded row: nothing is read again after it.
@@ -62,6 +64,8 @@ def start_session(user: User) -> dict:
     refresh = _new_refresh(user, session_id)
     answer = issue_token_pair(user, session_id, refresh)
     g.current_user = Caller.of(user, session_id)
+    if action is not None:
+        record(action, "user", user.public_id)
     db.session.add(AuthSession(
         id=session_id, user_id=user.id, refresh_jti=refresh.jti,
         expires=utcnow() + timedelta(seconds=current_app.config["REFRESH_TOKEN_TTL"])))
@@ -86,6 +90,7 @@ def refresh_session(refresh_token: str) -> dict:
     if rotated != 1:
         # A retired refresh token came back: assume it was stolen and end the session.
         revoke_sessions(AuthSession.id == session_id)
+        record("session.refresh_reused", "user", user.public_id)
         db.session.commit()
         raise user_token_error("Token has been revoked")
     db.session.commit()

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from sqlalchemy import Integer, Row, Select, bindparam, or_
 from sqlalchemy.orm import raiseload
 
+from .audit import record
 from .auth import Caller
 from .conditional import check_if_match
 from .counts import template_total
@@ -187,6 +188,7 @@ def change_template(template: Template, data: dict, caller: Caller) -> int:
     """Assign and commit the given fields; a non-admin's edit sends it back to moderation."""
     check_approval_rights(data, caller)
     changed = any(getattr(template, name) != data[name] for name in CONTENT_FIELDS if name in data)
+    was_approved = template.approved
     for name in (*CONTENT_FIELDS, "approved"):
         if name in data:
             setattr(template, name, data[name])
@@ -194,8 +196,19 @@ def change_template(template: Template, data: dict, caller: Caller) -> int:
     if changed and not caller.admin and "approved" not in data:
         template.approved = False
     template_id = template.id
+    if template.approved != was_approved:
+        record("template.approved" if template.approved else "template.unapproved",
+               "template", template_id, {"approved": template.approved})
     db.session.commit()
     return template_id
+
+
+def delete_template(template: Template, caller: Caller) -> None:
+    """Delete and commit; recorded when someone other than the owner deletes it."""
+    if template.owner_id != caller.id:
+        record("template.deleted", "template", template.id, {"title": template.title})
+    db.session.delete(template)
+    db.session.commit()
 
 
 def read_changed(template_id: int) -> dict:

@@ -58,13 +58,15 @@ EXPECTED_STATUSES = {
     ("post", "/app"): {201, *ANY, 403, 409, *COMMON, *BODY},
     ("delete", "/app/{name}"): {200, *ANY, 403, 404, *COMMON},
     ("post", "/app/{name}/rotate"): {200, *ANY, 403, 404, 409, *COMMON, *BODY},
+    ("get", "/audit"): {200, *ANY, 400, 403, *COMMON},
+    ("get", "/audit/{event_id}"): {200, *ANY, 304, 403, 404, *COMMON},
     ("get", "/healthz"): {200, *ANY},
     ("get", "/readyz"): {200, *ANY, 503},
     ("get", "/openapi.json"): {200, *ANY},
     ("get", "/docs"): {200, *ANY},
     ("get", "/docs/{asset}"): {200, *ANY, 304, 404},
 }
-COLLECTIONS = {"/template": "templates", "/": "templates", "/user": "users"}
+COLLECTIONS = {"/template": "templates", "/": "templates", "/user": "users", "/audit": "events"}
 
 
 # --- helpers -----------------------------------------------------------------------------------

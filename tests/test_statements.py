@@ -20,12 +20,20 @@ from datetime import datetime, timedelta
 
 import pytest
 from conftest import Account, Auth, statements
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from meme_api import auth as auth_module
 from meme_api.client_apps import register_app
 from meme_api.extensions import db
-from meme_api.models import AuthSession, ClientApp, Template, User, new_public_id, utcnow
+from meme_api.models import (
+    AuditEvent,
+    AuthSession,
+    ClientApp,
+    Template,
+    User,
+    new_public_id,
+    utcnow,
+)
 
 # The small data set every budget is measured on has one of each (besides the caller); the
 # large one adds this many of each: users, sessions per account, templates, applications.
@@ -78,6 +86,7 @@ class World:
     template_id: int
     other_app: str
     other_app_token: str
+    event_id: int  # the audit event of the second application's registration
 
     def as_admin(self, path: str, **options) -> Call:
         return Call(path, self.auth.headers(self.admin), **options)
@@ -107,44 +116,47 @@ class World:
 
 STATEMENT_BUDGET: dict[tuple[str, str], Budget] = {
     # --- login, refresh, logout (contract §2)
-    # app; user by name; INSERT session (the tokens are made before the commit)
-    ("GET", "/login"): Budget(3, lambda w: w.basic_admin("/login")),
-    # app; user by name; INSERT session
-    ("POST", "/login"): Budget(3, lambda w: w.basic_admin("/login")),
+    # app; user by name; INSERT audit event; INSERT session (the tokens are made before the
+    # commit)
+    ("GET", "/login"): Budget(4, lambda w: w.basic_admin("/login")),
+    # app; user by name; INSERT audit event; INSERT session
+    ("POST", "/login"): Budget(4, lambda w: w.basic_admin("/login")),
     # app; user+session (the refresh token's); UPDATE session (rotation)
     ("POST", "/token/refresh"): Budget(3, lambda w: Call(
         "/token/refresh", w.auth.headers(),
         json={"refresh_token": w.admin.tokens["refresh_token"]})),
-    # app+caller; UPDATE session
-    ("POST", "/logout"): Budget(2, lambda w: w.as_admin("/logout")),
-    # app+caller; UPDATE sessions
-    ("POST", "/logout/all"): Budget(2, lambda w: w.as_admin("/logout/all")),
+    # app+caller; UPDATE session; INSERT audit event
+    ("POST", "/logout"): Budget(3, lambda w: w.as_admin("/logout")),
+    # app+caller; UPDATE sessions; INSERT audit event
+    ("POST", "/logout/all"): Budget(3, lambda w: w.as_admin("/logout/all")),
 
     # --- users (contract §3)
-    # app+caller; INSERT user; user row (for the answer)
-    ("POST", "/user"): Budget(3, lambda w: w.as_admin(
+    # app+caller; INSERT user; INSERT audit event; user row (for the answer)
+    ("POST", "/user"): Budget(4, lambda w: w.as_admin(
         "/user", json={"username": "carol", "password": "carolpass1"}, status=201)),
     # app+caller; COUNT; page
     ("GET", "/user"): Budget(3, lambda w: w.as_admin("/user")),
     # app+caller (the caller's row is the users resource's: the answer)
     ("GET", "/user/me"): Budget(1, lambda w: w.as_admin("/user/me")),
-    # app+caller; the caller's user row; UPDATE user; UPDATE sessions; INSERT session
-    ("POST", "/user/me/password"): Budget(5, lambda w: w.as_alice(
+    # app+caller; the caller's user row; UPDATE user; UPDATE sessions; INSERT audit event;
+    # INSERT session
+    ("POST", "/user/me/password"): Budget(6, lambda w: w.as_alice(
         "/user/me/password",
         json={"current_password": w.alice.password, "new_password": "newalicepass1"})),
     # app+caller; user row
     ("GET", "/user/<public_id:public_id>"): Budget(
         2, lambda w: w.as_admin(f"/user/{w.alice.public_id}")),
-    # app+caller; user+row; UPDATE user; user row (for the answer)
+    # app+caller; user+row; UPDATE user; INSERT audit event; user row (for the answer)
     ("PUT", "/user/<public_id:public_id>"): Budget(
-        4, lambda w: w.as_admin(f"/user/{w.alice.public_id}")),
-    # app+caller; user+row; UPDATE user; user row (for the answer)
-    ("PATCH", "/user/<public_id:public_id>"): Budget(4, lambda w: w.as_admin(
+        5, lambda w: w.as_admin(f"/user/{w.alice.public_id}")),
+    # app+caller; user+row; UPDATE user; INSERT audit event; user row (for the answer)
+    ("PATCH", "/user/<public_id:public_id>"): Budget(5, lambda w: w.as_admin(
         f"/user/{w.alice.public_id}", json={"username": "alicia"})),
-    # app+caller; user+row; [SQLite: BEGIN IMMEDIATE]; active admins (locked); DELETE user. The
-    # last-admin rule is decided under a lock whatever the user read first was: it may be stale.
+    # app+caller; user+row; [SQLite: BEGIN IMMEDIATE]; active admins (locked); INSERT audit
+    # event; DELETE user. The last-admin rule is decided under a lock whatever the user read
+    # first was: it may be stale.
     ("DELETE", "/user/<public_id:public_id>"): Budget(
-        {"sqlite": 5, "postgresql": 4, "mariadb": 4},
+        {"sqlite": 6, "postgresql": 5, "mariadb": 5},
         lambda w: w.as_admin(f"/user/{w.alice.public_id}")),
 
     # --- templates (contract §4)
@@ -158,11 +170,13 @@ STATEMENT_BUDGET: dict[tuple[str, str], Budget] = {
     # app+caller; template row
     ("GET", "/template/<int:template_id>"): Budget(2, lambda w: w.as_alice(
         f"/template/{w.template_id}")),
-    # app+caller; template+row; UPDATE template; template row (for the answer)
-    ("PUT", "/template/<int:template_id>"): Budget(4, lambda w: w.as_alice(
+    # app+caller; template+row; UPDATE template; INSERT audit event (the owner's edit sends
+    # the approved template back to moderation: template.unapproved); template row (answer)
+    ("PUT", "/template/<int:template_id>"): Budget(5, lambda w: w.as_alice(
         f"/template/{w.template_id}", json={"title": "New", "url": "https://e.org/new.png"})),
-    # app+caller; template+row; UPDATE template; template row (for the answer)
-    ("PATCH", "/template/<int:template_id>"): Budget(4, lambda w: w.as_alice(
+    # app+caller; template+row; UPDATE template; INSERT audit event (template.unapproved, as
+    # for PUT); template row (for the answer)
+    ("PATCH", "/template/<int:template_id>"): Budget(5, lambda w: w.as_alice(
         f"/template/{w.template_id}", json={"title": "New"})),
     # app+caller; template+row; DELETE template
     ("DELETE", "/template/<int:template_id>"): Budget(3, lambda w: w.as_alice(
@@ -171,14 +185,21 @@ STATEMENT_BUDGET: dict[tuple[str, str], Budget] = {
     # --- client applications (contract §7)
     # app+caller; app rows
     ("GET", "/app"): Budget(2, lambda w: w.as_admin("/app")),
-    # app+caller; INSERT app; app row (for the answer)
-    ("POST", "/app"): Budget(3, lambda w: w.as_admin(
+    # app+caller; INSERT app; INSERT audit event; app row (for the answer)
+    ("POST", "/app"): Budget(4, lambda w: w.as_admin(
         "/app", json={"name": "mobile"}, status=201)),
-    # app+caller; app by name; UPDATE app (its name is read before the commit)
-    ("DELETE", "/app/<name>"): Budget(3, lambda w: w.as_admin(f"/app/{w.other_app}")),
-    # app+caller; app by name; UPDATE app; app row (for the answer)
-    ("POST", "/app/<name>/rotate"): Budget(4, lambda w: w.as_admin(
+    # app+caller; app by name; UPDATE app; INSERT audit event (its name is read before the
+    # commit)
+    ("DELETE", "/app/<name>"): Budget(4, lambda w: w.as_admin(f"/app/{w.other_app}")),
+    # app+caller; app by name; UPDATE app; INSERT audit event; app row (for the answer)
+    ("POST", "/app/<name>/rotate"): Budget(5, lambda w: w.as_admin(
         f"/app/{w.other_app}/rotate")),
+
+    # --- the audit trail (contract §11)
+    # app+caller; page (cursor mode: no COUNT)
+    ("GET", "/audit"): Budget(2, lambda w: w.as_admin("/audit?cursor=")),
+    # app+caller; event row
+    ("GET", "/audit/<int:event_id>"): Budget(2, lambda w: w.as_admin(f"/audit/{w.event_id}")),
 
     # --- operations and documentation (contract §8): no tokens
     # nothing
@@ -202,7 +223,8 @@ INVALID_ACCESS_TOKEN = 1
 
 # GET routes that write by design, and the only writes they may send: the original clients log
 # in with `GET /login`, which opens a login session like `POST /login` does.
-WRITING_GETS = {("GET", "/login"): re.compile(r"^\s*INSERT INTO auth_sessions\b", re.IGNORECASE)}
+WRITING_GETS = {("GET", "/login"): re.compile(r"^\s*INSERT INTO (auth_sessions|audit_events)\b",
+                                             re.IGNORECASE)}
 
 GET_ROUTES = [key for key in STATEMENT_BUDGET if key[0] == "GET"]
 
@@ -291,7 +313,8 @@ def world(app, auth, admin, alice, clock) -> World:
     db.session.add(template)
     db.session.commit()
     other, other_token = register_app("other")
-    return World(auth, admin, alice, template.id, other.name, other_token)
+    event_id = db.session.scalar(select(func.max(AuditEvent.id)))
+    return World(auth, admin, alice, template.id, other.name, other_token, event_id)
 
 
 def grow(world: World, count: int = GROWTH) -> None:

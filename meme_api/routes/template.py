@@ -5,7 +5,6 @@ from flask import jsonify
 from ..auth import app_token, current_user, token_required
 from ..bodies import accepts, lists, read_body
 from ..conditional import with_etag
-from ..extensions import db
 from ..openapi.metadata import (
     COLLECTION_HEADERS,
     MESSAGE,
@@ -25,6 +24,7 @@ from ..templates import (
     TEMPLATE_UPDATE,
     TEMPLATES,
     change_template,
+    delete_template,
     load_modifiable,
     post_template,
     read_changed,
@@ -134,6 +134,5 @@ def update(template_id: int):
 @other_responses({403: DELETE_REFUSED, 409: STALE, 412: None})
 def delete(template_id: int):
     """Delete a template (owner, admin or moderator)."""
-    db.session.delete(load_modifiable(template_id, current_user()))
-    db.session.commit()
+    delete_template(load_modifiable(template_id, current_user()), current_user())
     return jsonify({"message": "The post has been deleted"})

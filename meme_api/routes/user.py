@@ -18,6 +18,7 @@ from ..accounts import (
     password_hash,
     read_user,
 )
+from ..audit import record
 from ..auth import admin_required, app_token, current_account, current_user, token_required
 from ..bodies import accepts, lists, read_body
 from ..conditional import check_if_match, with_etag
@@ -123,6 +124,7 @@ def change_password():
         raise ApiError(403, "The current password is wrong")
     user.password_hash = password_hash(data["new_password"])
     revoke_user_sessions(user)
+    record("user.password_changed", "user", user.public_id)
     return no_store(jsonify(start_session(user)))
 
 
@@ -150,6 +152,7 @@ def promote(public_id: str):
     user = load_for_change(public_id)
     user.role = "admin"
     public_id = user.public_id
+    record("user.updated", "user", public_id, {"fields": ["role"], "role": "admin"})
     db.session.commit()
     return single(public_id, "The user has been promoted!")
 
