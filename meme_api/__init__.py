@@ -171,6 +171,9 @@ def register_blueprints(app: Flask) -> None:
     # The audit trail (contract §11).
     from .routes import audit
     app.register_blueprint(audit.bp, url_prefix="/audit")
+    # Login sessions (contract §10).
+    from .routes import sessions
+    app.register_blueprint(sessions.bp, url_prefix="/user")
     limiter.exempt(ops.bp)
     limiter.exempt(docs.bp)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import wraps
 
 from flask import current_app, g
@@ -40,7 +40,7 @@ USER, SESSION = User.__table__.c, AuthSession.__table__.c
 CALLER_COLUMNS = (USER.id, USER.public_id, USER.username, USER.role, IS_ADMIN.label("admin"),
                   USER.active,
                   iso_utc(USER.created).label("created"), SESSION.id.label("session_id"),
-                  SESSION.revoked)
+                  SESSION.last_used.label("session_last_used"), SESSION.revoked)
 USER_WITH_SESSIONS = User.__table__.join(AuthSession.__table__, SESSION.user_id == USER.id)
 IS_THE_SESSION = and_(SESSION.id == bindparam("sid"), USER.public_id == bindparam("sub"))
 CALLER_BY_SESSION = select(*CALLER_COLUMNS).select_from(USER_WITH_SESSIONS).where(IS_THE_SESSION)
@@ -77,6 +77,7 @@ class Caller:
     active: bool
     created: str | None  # as clients see it; None in the caller a login makes (never shown)
     session_id: str
+    session_last_used: datetime | None = None
 
     @property
     def moderates(self) -> bool:
@@ -231,6 +232,23 @@ def authenticate(token: str, token_type: str = "access") -> tuple[Caller, dict]:
     return caller, claims
 
 
+def touch_session(caller: Caller) -> None:
+    """Record the session's use at most about once a minute, so reads stay free of writes."""
+    now = utcnow()
+    last = caller.session_last_used
+    if last is not None and now - last < LAST_USED_RESOLUTION:
+        return
+    db.session.execute(
+        update(AuthSession)
+        .where(AuthSession.id == caller.session_id)
+        .where(or_(AuthSession.last_used.is_(None),
+                   AuthSession.last_used <= now - LAST_USED_RESOLUTION))
+        .values(last_used=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
 def token_required(view):
     """Require a valid access token of a live, active user."""
 
@@ -240,6 +258,7 @@ def token_required(view):
         if not token:
             raise user_token_error("Token is missing")
         g.current_user, _ = authenticate(token)
+        touch_session(g.current_user)
         return view(*args, **kwargs)
 
     wrapper.needs_user = True

@@ -99,6 +99,12 @@ class AuthSession(db.Model):
     created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     expires: Mapped[datetime] = mapped_column(DateTime)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # What its owner sees of it (contract §10): where it was opened, and when it was last used
+    # (kept to within a minute, see auth.touch_session).
+    app: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    user_agent: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    last_used: Mapped[datetime | None] = mapped_column(DateTime, nullable=True, default=utcnow)
 
     user: Mapped[User] = relationship(back_populates="sessions")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import current_app, g
+from flask import current_app, g, has_request_context, request
 from sqlalchemy import update
 
 from . import security
@@ -16,6 +16,7 @@ from .audit import record
 from .auth import Caller, authenticate, user_token_error
 from .extensions import db
 from .models import AuthSession, User, utcnow
+from .ratelimits import client_address
 from .resource import Body, object_schema
 from .shapes import Field, Shape
 
@@ -66,11 +67,25 @@ def start_session(user: User, action: str | None = None) -> dict:
     g.current_user = Caller.of(user, session_id)
     if action is not None:
         record(action, "user", user.public_id)
+    now = utcnow()
     db.session.add(AuthSession(
-        id=session_id, user_id=user.id, refresh_jti=refresh.jti,
-        expires=utcnow() + timedelta(seconds=current_app.config["REFRESH_TOKEN_TTL"])))
+        id=session_id, user_id=user.id, refresh_jti=refresh.jti, created=now, last_used=now,
+        expires=now + timedelta(seconds=current_app.config["REFRESH_TOKEN_TTL"]),
+        **where_from()))
     db.session.commit()
     return answer
+
+
+def where_from() -> dict:
+    """Where a login comes from, as its owner will see it (contract §10): the application, the
+    client address as the rate limiter sees it (so TRUSTED_PROXY_COUNT applies), the User-Agent
+    cut to 256 characters. Nothing outside a request."""
+    if not has_request_context():
+        return {}
+    client = g.get("client_app")
+    agent = request.headers.get("User-Agent") or None
+    return {"app": client.name if client is not None else None, "ip": client_address()[:64],
+            "user_agent": agent[:256] if agent else None}
 
 
 def refresh_session(refresh_token: str) -> dict:
@@ -84,7 +99,8 @@ def refresh_session(refresh_token: str) -> dict:
         update(AuthSession)
         .where(AuthSession.id == session_id, AuthSession.refresh_jti == claims["jti"],
                AuthSession.revoked.is_(False))
-        .values(refresh_jti=refresh.jti)
+        .values(refresh_jti=refresh.jti, last_used=utcnow(),
+                expires=utcnow() + timedelta(seconds=current_app.config["REFRESH_TOKEN_TTL"]))
         .execution_options(synchronize_session=False)
     ).rowcount
     if rotated != 1:

@@ -87,6 +87,7 @@ class World:
     other_app: str
     other_app_token: str
     event_id: int  # the audit event of the second application's registration
+    alice_session: str  # the id of alice's login session
 
     def as_admin(self, path: str, **options) -> Call:
         return Call(path, self.auth.headers(self.admin), **options)
@@ -194,6 +195,19 @@ STATEMENT_BUDGET: dict[tuple[str, str], Budget] = {
     # app+caller; app by name; UPDATE app; INSERT audit event; app row (for the answer)
     ("POST", "/app/<name>/rotate"): Budget(5, lambda w: w.as_admin(
         f"/app/{w.other_app}/rotate")),
+
+    # --- login sessions (contract §10)
+    # app+caller; COUNT; page
+    ("GET", "/user/me/sessions"): Budget(3, lambda w: w.as_alice("/user/me/sessions")),
+    # app+caller; UPDATE session; INSERT audit event
+    ("DELETE", "/user/me/sessions/<session_id>"): Budget(3, lambda w: w.as_alice(
+        f"/user/me/sessions/{w.alice_session}")),
+    # app+caller; the user's id; COUNT; page
+    ("GET", "/user/<public_id:public_id>/sessions"): Budget(4, lambda w: w.as_admin(
+        f"/user/{w.alice.public_id}/sessions")),
+    # app+caller; the user's id; UPDATE session; INSERT audit event
+    ("DELETE", "/user/<public_id:public_id>/sessions/<session_id>"): Budget(4, lambda w: w.as_admin(
+        f"/user/{w.alice.public_id}/sessions/{w.alice_session}")),
 
     # --- the audit trail (contract §11)
     # app+caller; page (cursor mode: no COUNT)
@@ -314,7 +328,10 @@ def world(app, auth, admin, alice, clock) -> World:
     db.session.commit()
     other, other_token = register_app("other")
     event_id = db.session.scalar(select(func.max(AuditEvent.id)))
-    return World(auth, admin, alice, template.id, other.name, other_token, event_id)
+    alice_session = db.session.scalar(select(AuthSession.id)
+                                      .where(AuthSession.user_id == alice.user.id))
+    return World(auth, admin, alice, template.id, other.name, other_token, event_id,
+                 alice_session)
 
 
 def grow(world: World, count: int = GROWTH) -> None:
@@ -422,11 +439,12 @@ class AppUse:
         self.client, self.name = client, name
         self.headers = {**world.auth.headers(world.admin), "x-application-token": token}
 
-    def writes(self) -> list[str]:
-        """The write statements of one authenticated GET made with this token."""
+    def writes(self, table: str = "client_apps") -> list[str]:
+        """The write statements to `table` of one authenticated GET made with this token (the
+        login session's own once-a-minute `last_used` is tested apart)."""
         response, sent = send(self.client, "GET", Call("/user/me", self.headers))
         assert response.status_code == 200, response.get_data(as_text=True)
-        return writes(sent)
+        return [sql for sql in writes(sent) if table in sql]
 
     def last_used(self) -> datetime | None:
         db.session.rollback()  # read what the requests committed, not this session's snapshot
@@ -470,6 +488,22 @@ def test_app_token_last_used_is_written_again_once_a_minute_has_passed(client, w
         f"after the last one, got {len(sent)}:\n{listing(sent)}")
     assert_one_last_used_update(sent)
     assert tests.last_used() in (first + timedelta(seconds=60), first + timedelta(seconds=61))
+
+
+def test_session_last_used_is_written_again_once_a_minute_has_passed(client, world, clock):
+    """Contract §10: a session's `last_used` is kept to within a minute, one UPDATE a minute."""
+    tests = AppUse(client, world, "tests", world.auth.app_token)
+    first = clock.now
+    tests.writes("auth_sessions")
+    sent = []
+    for offset in (30, 59, 60, 61, 61, 90):
+        clock.now = first + timedelta(seconds=offset)
+        sent += tests.writes("auth_sessions")
+    assert len(sent) == 1, listing(sent)
+    assert sent[0].lstrip().upper().startswith("UPDATE AUTH_SESSIONS SET LAST_USED")
+    stored = db.session.scalar(select(AuthSession.last_used)
+                               .where(AuthSession.user_id == world.admin.user.id))
+    assert first + timedelta(seconds=59) <= stored <= first + timedelta(seconds=61)
 
 
 # --- 5. refused requests cost at most the lookups made before the refusal ------------------------
