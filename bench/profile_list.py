@@ -69,9 +69,9 @@ def credentials(app, as_admin: bool) -> dict[str, str]:
         _, app_token = register_app(f"profile-{secrets.token_hex(4)}")
         if as_admin:
             user = create_user(f"profile-{secrets.token_hex(4)}", secrets.token_urlsafe(12),
-                               admin=True)
+                               role="admin")
         else:
-            user = db.session.scalar(select(User).where(User.admin.is_(False)).limit(1))
+            user = db.session.scalar(select(User).where(User.role == "user").limit(1))
         tokens = start_session(user)
     return {"x-application-token": app_token, "x-access-token": tokens["token"]}
 

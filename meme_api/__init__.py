@@ -168,6 +168,12 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(apps.bp, url_prefix="/app")
     app.register_blueprint(ops.bp)
     app.register_blueprint(docs.bp)
+    # The audit trail (contract §11).
+    from .routes import audit
+    app.register_blueprint(audit.bp, url_prefix="/audit")
+    # Login sessions (contract §10).
+    from .routes import sessions
+    app.register_blueprint(sessions.bp, url_prefix="/user")
     limiter.exempt(ops.bp)
     limiter.exempt(docs.bp)
     # --- metrics (contract §8): the route, and the hooks that count every answer

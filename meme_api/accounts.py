@@ -13,10 +13,11 @@ from flask import current_app
 from sqlalchemy import and_, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
+from .audit import record
 from .auth import Caller
 from .errors import ApiError
 from .extensions import db
-from .models import User, new_public_id
+from .models import IS_ADMIN, ROLES, User, new_public_id
 from .query import BOOLEAN, PUBLIC_ID, TEXT, TIMESTAMP, Collection, Scope
 from .query import Field as QueryField
 from .query.portable import iso_utc
@@ -30,6 +31,7 @@ USERNAME_TAKEN = "Username is already taken"
 # --- the representation --------------------------------------------------------------------------
 
 U = User.__table__.c
+ROLE_SCHEMA = {"type": "string", "enum": list(ROLES)}
 USER = Resource(
     name="User", key="user", plural="users",
     description="A user: never a password or its hash, never an internal id.",
@@ -37,7 +39,9 @@ USER = Resource(
     fields={
         "public_id": Output(U.public_id, PUBLIC_ID_SCHEMA),
         "username": Output(U.username, {"type": "string", "examples": ["alice"]}),
-        "admin": Output(U.admin, {"type": "boolean"}),
+        "role": Output(U.role, ROLE_SCHEMA),
+        "admin": Output(IS_ADMIN, {"type": "boolean", "description": "true exactly for the "
+                                                                      "role `admin`"}),
         "active": Output(U.active, {"type": "boolean"}),
         "created": Output(iso_utc(U.created), TIMESTAMP_SCHEMA),
     },
@@ -62,11 +66,14 @@ USERNAME = Field("string", required=True, min_length=3, max_length=64,
 PASSWORD = Field("string", required=True, min_length=_min_password_length, max_length=128,
                  write_only=True, description="MIN_PASSWORD_LENGTH (default 8) to 128 characters")
 READ_ONLY = ("public_id", "created")
+ROLE = Field("string", choices=ROLES, description="`user`, `moderator` or `admin`")
+ADMIN = Field("boolean", description="the original clients' flag: `true` means role `admin`; "
+                                     "sent with `role`, the two must agree")
 USER_CREATE = Shape("UserCreate", {
-    "username": USERNAME, "password": PASSWORD, "admin": Field("boolean"),
+    "username": USERNAME, "password": PASSWORD, "role": ROLE, "admin": ADMIN,
 }, read_only=READ_ONLY)
 USER_UPDATE = Shape("UserUpdate", {
-    "username": USERNAME, "password": PASSWORD, "admin": Field("boolean"),
+    "username": USERNAME, "password": PASSWORD, "role": ROLE, "admin": ADMIN,
     "active": Field("boolean"),
 }, read_only=READ_ONLY, partial=True)
 PASSWORD_CHANGE = Shape("PasswordChange", {
@@ -79,7 +86,8 @@ PASSWORD_CHANGE = Shape("PasswordChange", {
 FILTERS = {
     "public_id": QueryField(U.public_id, PUBLIC_ID),
     "username": QueryField(U.username, TEXT),
-    "admin": QueryField(U.admin, BOOLEAN),
+    "role": QueryField(U.role, TEXT),
+    "admin": QueryField(IS_ADMIN, BOOLEAN),
     "active": QueryField(U.active, BOOLEAN),
     "created": QueryField(U.created, TIMESTAMP),
 }
@@ -87,7 +95,7 @@ USERS = Collection(
     resource=USER,
     filters=FILTERS,
     orderings={"username": QueryField(U.username_key, TEXT),
-               **{name: FILTERS[name] for name in ("created", "admin", "active")}},
+               **{name: FILTERS[name] for name in ("created", "role", "admin", "active")}},
     default_ordering=("created",),
     cursor_orderings=("created", "-created"),
     tie_breaker=U.id,
@@ -101,15 +109,33 @@ def password_hash(password: str) -> str:
     return hash_password(password, current_app.config["PASSWORD_HASH_METHOD"])
 
 
-def create_user(username: str, password: str, admin: bool = False,
+def new_role(data: Mapping[str, Any], current: str = "user") -> str:
+    """The role a body asks for: `role`, or the original clients' `admin` flag; 400 if both
+    are sent and disagree. `admin: false` takes an admin back to `user` and leaves any other
+    role as it is."""
+    role, admin = data.get("role"), data.get("admin")
+    if role is not None and admin is not None and admin != (role == "admin"):
+        raise ApiError(400, "`role` and `admin` disagree",
+                       errors={"admin": f"must be {str(role == 'admin').lower()} with role {role}"})
+    if role is not None:
+        return role
+    if admin is True:
+        return "admin"
+    if admin is False and current == "admin":
+        return "user"
+    return current
+
+
+def create_user(username: str, password: str, role: str = "user",
                 public_id: str | None = None) -> User:
     """Insert and commit a user; a taken name (any case) is a 409 decided by the database.
 
     `public_id`, when the caller made it, lets it name the user without reading it again.
     """
     user = User(public_id=public_id or new_public_id(), username=username,
-                password_hash=password_hash(password), admin=admin, active=True)
+                password_hash=password_hash(password), role=role, active=True)
     db.session.add(user)
+    record("user.created", "user", user.public_id, {"username": username, "role": role})
     commit_unique(USERNAME_TAKEN, "username")
     return user
 
@@ -152,9 +178,8 @@ def load_user(public_id: str) -> tuple[User, dict]:
     return row[0], USER.item(row[1:])
 
 
-# Who counts as an admin for the last-admin rule: one predicate, for a later role column to
-# replace.
-ACTIVE_ADMIN = and_(User.admin.is_(True), User.active.is_(True))
+# Who counts as an admin for the last-admin rule.
+ACTIVE_ADMIN = and_(User.role == "admin", User.active.is_(True))
 LAST_ADMIN = "The last active admin cannot be demoted, deactivated or deleted"
 
 
@@ -193,7 +218,7 @@ def keep_an_active_admin(user: User, actor_id: int) -> None:
 
 
 def change_account(user: User, actor_id: int, changes: Mapping[str, Any]) -> None:
-    """Apply validated changes (username, password, admin, active) to `user` and commit.
+    """Apply validated changes (username, password, role or admin, active) to `user`; commit.
 
     Demoting or deactivating is one atomic decision with the last-admin rule; deactivating and a
     new password revoke every token of the user in the same commit.
@@ -201,20 +226,36 @@ def change_account(user: User, actor_id: int, changes: Mapping[str, Any]) -> Non
     deactivating = changes.get("active") is False and user.active
     # Hashed first: the slow part stays outside the locks the guard takes.
     new_hash = password_hash(changes["password"]) if "password" in changes else None
-    if changes.get("admin") is False or changes.get("active") is False:
+    role = new_role(changes, user.role)
+    if (user.role == "admin" and role != "admin") or changes.get("active") is False:
         keep_an_active_admin(user, actor_id)
-    for name in ("username", "admin", "active"):
+    user.role = role
+    for name in ("username", "active"):
         if name in changes:
             setattr(user, name, changes[name])
     if new_hash is not None:
         user.password_hash = new_hash
     if deactivating or "password" in changes:
         revoke_user_sessions(user)
+    if changes:
+        record_update(user.public_id, changes, role)
     commit_unique(USERNAME_TAKEN, "username")
+
+
+def record_update(public_id: str, changes: Mapping[str, Any], role: str) -> None:
+    """`user.updated`: the names of the fields sent, and the new role and activity; no values
+    of anything else (a password above all)."""
+    details: dict[str, Any] = {"fields": sorted(changes)}
+    if "role" in changes or "admin" in changes:
+        details["role"] = role
+    if "active" in changes:
+        details["active"] = changes["active"]
+    record("user.updated", "user", public_id, details)
 
 
 def delete_account(user: User, actor_id: int) -> None:
     """Delete `user` and commit, unless that would leave no active admin."""
     keep_an_active_admin(user, actor_id)
+    record("user.deleted", "user", user.public_id, {"username": user.username})
     db.session.delete(user)
     db.session.commit()

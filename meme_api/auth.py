@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import wraps
 
 from flask import current_app, g
@@ -18,7 +18,7 @@ from . import security
 from .credentials import ConflictingAccessTokens, presented_access_token, presented_app_token
 from .errors import ApiError
 from .extensions import db
-from .models import AuthSession, ClientApp, User, utcnow
+from .models import IS_ADMIN, AuthSession, ClientApp, User, utcnow
 from .query.portable import iso_utc
 
 BEARER_CHALLENGE = 'Bearer realm="meme_api"'
@@ -37,9 +37,10 @@ APP_BY_TOKEN_HASH = select(
 USER, SESSION = User.__table__.c, AuthSession.__table__.c
 # Caller's fields, then revoked. Those a client sees are rendered as the users resource renders
 # them (accounts.USER; a test holds them equal), so GET /user/me answers from this row.
-CALLER_COLUMNS = (USER.id, USER.public_id, USER.username, USER.admin, USER.active,
+CALLER_COLUMNS = (USER.id, USER.public_id, USER.username, USER.role, IS_ADMIN.label("admin"),
+                  USER.active,
                   iso_utc(USER.created).label("created"), SESSION.id.label("session_id"),
-                  SESSION.revoked)
+                  SESSION.last_used.label("session_last_used"), SESSION.revoked)
 USER_WITH_SESSIONS = User.__table__.join(AuthSession.__table__, SESSION.user_id == USER.id)
 IS_THE_SESSION = and_(SESSION.id == bindparam("sid"), USER.public_id == bindparam("sub"))
 CALLER_BY_SESSION = select(*CALLER_COLUMNS).select_from(USER_WITH_SESSIONS).where(IS_THE_SESSION)
@@ -71,15 +72,23 @@ class Caller:
     id: int
     public_id: str
     username: str
-    admin: bool
+    role: str
+    admin: bool  # the role is `admin`
     active: bool
     created: str | None  # as clients see it; None in the caller a login makes (never shown)
     session_id: str
+    session_last_used: datetime | None = None
+
+    @property
+    def moderates(self) -> bool:
+        """Whether the caller moderates templates: admins and moderators (contract §4)."""
+        return self.role in ("admin", "moderator")
 
     @classmethod
     def of(cls, user: User, session_id: str) -> Caller:
         """The caller a login session of `user` makes (read before a commit expires `user`)."""
-        return cls(user.id, user.public_id, user.username, user.admin, user.active, None,
+        return cls(user.id, user.public_id, user.username, user.role, user.admin,
+                   user.active, None,
                    session_id)
 
 
@@ -223,6 +232,23 @@ def authenticate(token: str, token_type: str = "access") -> tuple[Caller, dict]:
     return caller, claims
 
 
+def touch_session(caller: Caller) -> None:
+    """Record the session's use at most about once a minute, so reads stay free of writes."""
+    now = utcnow()
+    last = caller.session_last_used
+    if last is not None and now - last < LAST_USED_RESOLUTION:
+        return
+    db.session.execute(
+        update(AuthSession)
+        .where(AuthSession.id == caller.session_id)
+        .where(or_(AuthSession.last_used.is_(None),
+                   AuthSession.last_used <= now - LAST_USED_RESOLUTION))
+        .values(last_used=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
 def token_required(view):
     """Require a valid access token of a live, active user."""
 
@@ -232,6 +258,7 @@ def token_required(view):
         if not token:
             raise user_token_error("Token is missing")
         g.current_user, _ = authenticate(token)
+        touch_session(g.current_user)
         return view(*args, **kwargs)
 
     wrapper.needs_user = True

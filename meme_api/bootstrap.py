@@ -12,18 +12,19 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 
 from .accounts import PASSWORD, USERNAME, password_hash
+from .audit import record
 from .cli import check_field, expected_failures
 from .client_apps import APP_NAME
 from .config import secret_from_environment
 from .extensions import db
-from .models import ClientApp, User
+from .models import ClientApp, User, new_public_id
 from .security import hash_app_token, new_app_token
 
 NOTHING_TO_DO = "An admin exists already; nothing to bootstrap."
 
 
 def admin_exists() -> bool:
-    return bool(db.session.scalar(select(exists().where(User.admin.is_(True)))))
+    return bool(db.session.scalar(select(exists().where(User.role == "admin"))))
 
 
 def bootstrap_password(non_interactive: bool) -> str:
@@ -64,12 +65,15 @@ def bootstrap(name: str, app_name: str | None, if_no_admin: bool) -> None:
     password = bootstrap_password(non_interactive=if_no_admin)
 
     # The admin and the application are committed together: a taken name leaves neither.
-    admin = User(username=name, password_hash=password_hash(password), admin=True, active=True)
+    admin = User(public_id=new_public_id(), username=name,
+                 password_hash=password_hash(password), role="admin", active=True)
     db.session.add(admin)
+    record("user.created", "user", admin.public_id, {"username": name, "role": "admin"})
     token = None
     if app_name is not None:
         token = new_app_token()
         db.session.add(ClientApp(name=app_name, token_hash=hash_app_token(token), revoked=False))
+        record("app.registered", "app", app_name)
     try:
         db.session.commit()
     except IntegrityError:

@@ -74,7 +74,7 @@ def create_admin(name: str, password: str | None) -> None:
     if password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     check_field(PASSWORD, "password", password)
-    user = create_user(name, password, admin=True)
+    user = create_user(name, password, role="admin")
     click.echo(f"Created admin {user.username} ({user.public_id})")
 
 
@@ -132,7 +132,7 @@ def seed(user_count: int, post_count: int) -> None:
                                                                taken + user_count))]
             db.session.execute(insert(User), [
                 {"public_id": new_public_id(), "username": name, "username_key": name,
-                 "password_hash": shared_hash, "admin": False, "active": True, "created": now,
+                 "password_hash": shared_hash, "role": "user", "active": True, "created": now,
                  "version": 1}
                 for name in names
             ])
@@ -326,3 +326,8 @@ def register_cli(app: Flask) -> None:
     from .idempotency import commands as idempotency_commands
 
     app.cli.add_command(idempotency_commands)
+
+    # The audit trail (contract §11).
+    from .audit_cli import audit_group
+
+    app.cli.add_command(audit_group)

@@ -10,6 +10,7 @@ from flask import current_app
 from sqlalchemy import bindparam
 
 from .accounts import commit_unique
+from .audit import record
 from .errors import ApiError
 from .extensions import db
 from .models import ClientApp, utcnow
@@ -68,6 +69,7 @@ def register_app(name: str) -> tuple[ClientApp, str]:
     token = new_app_token()
     client = ClientApp(name=name, token_hash=hash_app_token(token), revoked=False)
     db.session.add(client)
+    record("app.registered", "app", name)
     commit_unique("An application with this name already exists", "name")
     return client, token
 
@@ -86,6 +88,7 @@ def revoke_app(name: str) -> str:
     client = get_app_or_404(name)
     client.revoked = True
     registered = client.name  # read before the commit expires it
+    record("app.revoked", "app", registered)
     db.session.commit()
     return registered
 
@@ -100,5 +103,6 @@ def rotate_app(name: str) -> str:
     client.previous_token_hash = client.token_hash if grace > 0 else None
     client.previous_valid_until = utcnow() + timedelta(seconds=grace) if grace > 0 else None
     client.token_hash = hash_app_token(token)
+    record("app.rotated", "app", client.name)
     db.session.commit()
     return token

@@ -178,6 +178,9 @@ class Config:
         self.REQUIRE_APP_TOKEN = _bool(env, "REQUIRE_APP_TOKEN", True)
         self.APP_TOKEN_GRACE = _int(env, "APP_TOKEN_GRACE", 0)
 
+        # Audit trail (contract §11): `audit prune` removes events older than this.
+        self.AUDIT_RETENTION_DAYS = _int(env, "AUDIT_RETENTION_DAYS", 365, minimum=1)
+
         self.RATELIMIT_ENABLED = _bool(env, "RATELIMIT_ENABLED", True)
         # RATELIMIT_DEFAULT is one budget across all routes: Flask-Limiter calls that an
         # application limit (its own RATELIMIT_DEFAULT would be a budget per route).

@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     event,
+    type_coerce,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -34,6 +36,11 @@ def new_public_id() -> str:
     return str(uuid.uuid4())
 
 
+# The roles of contract §3, least to most rights. `admin`, as the original clients see it, is
+# derived: true exactly for the role `admin` (one column, so the two can never disagree).
+ROLES = ("user", "moderator", "admin")
+
+
 class User(db.Model):
     __tablename__ = "users"
     __table_args__ = (
@@ -49,7 +56,8 @@ class User(db.Model):
     # keeps usernames unique without regard to case on every backend.
     username_key: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
-    admin: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    role: Mapped[str] = mapped_column(String(16), default="user", server_default="user",
+                                      index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     # Bumped on every change and checked in the UPDATE itself (optimistic concurrency).
@@ -60,6 +68,10 @@ class User(db.Model):
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
 
+    @property
+    def admin(self) -> bool:
+        return self.role == "admin"
+
     def __repr__(self) -> str:
         return f"<User {self.username}>"
 
@@ -67,6 +79,10 @@ class User(db.Model):
 @event.listens_for(User.username, "set", retval=False)
 def _keep_username_key(target: User, value: str, oldvalue, initiator) -> None:
     target.username_key = value.lower() if value is not None else None
+
+
+# The `admin` clients see, as SQL: the role seen as a boolean.
+IS_ADMIN = type_coerce(User.__table__.c.role == "admin", Boolean)
 
 
 class AuthSession(db.Model):
@@ -84,6 +100,12 @@ class AuthSession(db.Model):
     created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     expires: Mapped[datetime] = mapped_column(DateTime)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # What its owner sees of it (contract §10): where it was opened, and when it was last used
+    # (kept to within a minute, see auth.touch_session).
+    app: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    user_agent: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    last_used: Mapped[datetime | None] = mapped_column(DateTime, nullable=True, default=utcnow)
 
     user: Mapped[User] = relationship(back_populates="sessions")
 
@@ -194,3 +216,34 @@ class IdempotencyKey(db.Model):
     location: Mapped[str | None] = mapped_column(String(2048), nullable=True)
     created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     expires: Mapped[datetime] = mapped_column(DateTime)
+
+
+class AuditEvent(db.Model):
+    """One security-relevant change (contract §11), written in the transaction that makes it.
+
+    Append-only: nothing in the service updates a row; `audit prune` deletes old ones. Actors
+    and targets are kept by value (public id, username at the time), not by foreign key, so an
+    event outlives the user or application it names.
+    """
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        # What an investigator filters by, each ending in id, the default order and tie-breaker.
+        Index("ix_audit_events_action", "action", "id"),
+        Index("ix_audit_events_actor", "actor", "id"),
+        Index("ix_audit_events_target", "target_type", "target_id", "id"),
+        Index("ix_audit_events_time", "time", "id"),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    time: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    action: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    actor_username: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    app: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    target_type: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    target_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    details: Mapped[dict | None] = mapped_column(JSON, nullable=True)

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import current_app, g
+from flask import current_app, g, has_request_context, request
 from sqlalchemy import update
 
 from . import security
+from .audit import record
 from .auth import Caller, authenticate, user_token_error
 from .extensions import db
 from .metrics import REFRESH_REUSE
 from .models import AuthSession, User, utcnow
+from .ratelimits import client_address
 from .resource import Body, object_schema
 from .shapes import Field, Shape
 
@@ -53,8 +55,9 @@ def _new_refresh(user: User | Caller, session_id: str) -> security.IssuedToken:
                                 ttl=config["REFRESH_TOKEN_TTL"])
 
 
-def start_session(user: User) -> dict:
-    """Open a login session for `user`, commit it, and return the login answer.
+def start_session(user: User, action: str | None = None) -> dict:
+    """Open a login session for `user`, commit it (with the audit event `action`, if given),
+    and return the login answer.
 
     The tokens, and the caller the request log names, are made before the commit, which expires
     every loaded row: nothing is read again after it.
@@ -63,11 +66,27 @@ def start_session(user: User) -> dict:
     refresh = _new_refresh(user, session_id)
     answer = issue_token_pair(user, session_id, refresh)
     g.current_user = Caller.of(user, session_id)
+    if action is not None:
+        record(action, "user", user.public_id)
+    now = utcnow()
     db.session.add(AuthSession(
-        id=session_id, user_id=user.id, refresh_jti=refresh.jti,
-        expires=utcnow() + timedelta(seconds=current_app.config["REFRESH_TOKEN_TTL"])))
+        id=session_id, user_id=user.id, refresh_jti=refresh.jti, created=now, last_used=now,
+        expires=now + timedelta(seconds=current_app.config["REFRESH_TOKEN_TTL"]),
+        **where_from()))
     db.session.commit()
     return answer
+
+
+def where_from() -> dict:
+    """Where a login comes from, as its owner will see it (contract §10): the application, the
+    client address as the rate limiter sees it (so TRUSTED_PROXY_COUNT applies), the User-Agent
+    cut to 256 characters. Nothing outside a request."""
+    if not has_request_context():
+        return {}
+    client = g.get("client_app")
+    agent = request.headers.get("User-Agent") or None
+    return {"app": client.name if client is not None else None, "ip": client_address()[:64],
+            "user_agent": agent[:256] if agent else None}
 
 
 def refresh_session(refresh_token: str) -> dict:
@@ -81,13 +100,15 @@ def refresh_session(refresh_token: str) -> dict:
         update(AuthSession)
         .where(AuthSession.id == session_id, AuthSession.refresh_jti == claims["jti"],
                AuthSession.revoked.is_(False))
-        .values(refresh_jti=refresh.jti)
+        .values(refresh_jti=refresh.jti, last_used=utcnow(),
+                expires=utcnow() + timedelta(seconds=current_app.config["REFRESH_TOKEN_TTL"]))
         .execution_options(synchronize_session=False)
     ).rowcount
     if rotated != 1:
         # A retired refresh token came back: assume it was stolen and end the session.
         REFRESH_REUSE.inc()
         revoke_sessions(AuthSession.id == session_id)
+        record("session.refresh_reused", "user", user.public_id)
         db.session.commit()
         raise user_token_error("Token has been revoked")
     db.session.commit()

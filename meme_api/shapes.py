@@ -49,6 +49,7 @@ class Field:
     not_blank: bool = False
     write_only: bool = False
     description: str = ""
+    choices: tuple[str, ...] = ()  # the only values a string may take, when given
 
     def _min_length(self) -> int | None:
         return self.min_length() if callable(self.min_length) else self.min_length
@@ -75,6 +76,8 @@ class Field:
             raise ValueError(self.pattern_hint or "has an invalid format")
         if self.url:
             check_http_url(value)
+        if self.choices and value not in self.choices:
+            raise ValueError(f"must be one of {', '.join(self.choices)}")
         return value
 
     @staticmethod
@@ -100,6 +103,8 @@ class Field:
             schema["pattern"] = f"^{self.pattern}$"
         if self.url:
             schema["format"] = "uri"
+        if self.choices:
+            schema["enum"] = list(self.choices)
         if self.write_only:
             schema["writeOnly"] = True
         if self.description:

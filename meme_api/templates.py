@@ -6,9 +6,12 @@ in routes/template.py only parse, call these and answer.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import Integer, Row, Select, bindparam, or_
 from sqlalchemy.orm import raiseload
 
+from .audit import record
 from .auth import Caller
 from .conditional import check_if_match
 from .counts import template_total
@@ -54,7 +57,8 @@ TITLE = Field("string", required=True, min_length=1, max_length=200, not_blank=T
 URL = Field("string", required=True, max_length=2048, url=True,
             description="an absolute http or https URL")
 DESCRIPTION = Field("string", nullable=True, max_length=2000)
-APPROVED = Field("boolean", description="admins only; anyone else sending it gets 403")
+APPROVED = Field("boolean", description="admins and moderators only; anyone else sending it "
+                                        "gets 403")
 READ_ONLY = ("id", "posted", "updated", "user_id", "username")
 INPUT_FIELDS = {"title": TITLE, "url": URL, "description": DESCRIPTION, "approved": APPROVED}
 TEMPLATE_CREATE = Shape("TemplateCreate", INPUT_FIELDS, read_only=READ_ONLY)
@@ -87,9 +91,9 @@ TEMPLATES = Collection(
     search=(T.title, T.description),
 )
 FEED = TEMPLATES.ordered_by("-posted")
-# Who sees what (contract §4): admins every template; anyone else, and everyone in the feed,
-# the approved ones and their own. Their unfiltered totals are counters the database keeps
-# (counts.py), not COUNTs.
+# Who sees what (contract §4): admins and moderators every template; anyone else, and everyone
+# in the feed, the approved ones and their own. Their unfiltered totals are counters the
+# database keeps (counts.py), not COUNTs.
 EVERY_TEMPLATE = Scope("every template", total=lambda params: template_total(None))
 APPROVED_OR_OWN = Scope(
     "approved or own",
@@ -99,8 +103,8 @@ APPROVED_OR_OWN = Scope(
 
 
 def visibility(caller: Caller) -> Scope:
-    """Admins see every template; anyone else the approved ones and their own."""
-    return EVERY_TEMPLATE if caller.admin else APPROVED_OR_OWN
+    """Admins and moderators see every template; anyone else the approved ones and their own."""
+    return EVERY_TEMPLATE if caller.moderates else APPROVED_OR_OWN
 
 
 def where_visible(statement: Select, scope: Scope) -> Select:
@@ -142,31 +146,37 @@ def read_template(template_id: int, caller: Caller) -> dict:
     return TEMPLATE.item(row)
 
 
-def load_modifiable(template_id: int, caller: Caller) -> Template:
-    """A visible template `caller` owns (or any, for an admin); 404, 403 or 412 otherwise."""
+def load_modifiable(template_id: int, caller: Caller,
+                    fields: Iterable[str] | None = None) -> Template:
+    """A visible template `caller` may change `fields` of (None: delete); 404, 403 or 412 else.
+
+    Owners and admins change anything; a moderator deletes any template and sets `approved`
+    alone on any (contract §4).
+    """
     row = visible_row(LOAD_ONE, template_id, caller)
     if row is None:
         raise not_found()
     template = row[0]
-    if not caller.admin and template.owner_id != caller.id:
+    moderating = caller.moderates and (fields is None or set(fields) <= {"approved"})
+    if not (caller.admin or moderating or template.owner_id == caller.id):
         raise ApiError(403)
     check_if_match(TEMPLATE.item(row[1:]))
     return template
 
 
 def check_approval_rights(data: dict, caller: Caller) -> None:
-    """Only an admin may set `approved`."""
-    if "approved" in data and not caller.admin:
-        raise ApiError(403, "Only an admin may approve templates",
-                       errors={"approved": "may only be set by an admin"})
+    """Only an admin or a moderator may set `approved`."""
+    if "approved" in data and not caller.moderates:
+        raise ApiError(403, "Only an admin or a moderator may approve templates",
+                       errors={"approved": "may only be set by an admin or a moderator"})
 
 
 def post_template(data: dict, caller: Caller) -> int:
-    """Insert and commit a template; an admin's starts approved. Its id."""
+    """Insert and commit a template; an admin's or moderator's starts approved. Its id."""
     check_approval_rights(data, caller)
     template = Template(title=data["title"], url=data["url"],
                         description=data.get("description"),
-                        approved=data.get("approved", caller.admin), owner_id=caller.id)
+                        approved=data.get("approved", caller.moderates), owner_id=caller.id)
     db.session.add(template)
     db.session.flush()
     template_id = template.id  # read before the commit expires it
@@ -178,14 +188,27 @@ def change_template(template: Template, data: dict, caller: Caller) -> int:
     """Assign and commit the given fields; a non-admin's edit sends it back to moderation."""
     check_approval_rights(data, caller)
     changed = any(getattr(template, name) != data[name] for name in CONTENT_FIELDS if name in data)
+    was_approved = template.approved
     for name in (*CONTENT_FIELDS, "approved"):
         if name in data:
             setattr(template, name, data[name])
-    if changed and not caller.admin:
+    # A moderator's own `approved` in the same body stands: they may set it.
+    if changed and not caller.admin and "approved" not in data:
         template.approved = False
     template_id = template.id
+    if template.approved != was_approved:
+        record("template.approved" if template.approved else "template.unapproved",
+               "template", template_id, {"approved": template.approved})
     db.session.commit()
     return template_id
+
+
+def delete_template(template: Template, caller: Caller) -> None:
+    """Delete and commit; recorded when someone other than the owner deletes it."""
+    if template.owner_id != caller.id:
+        record("template.deleted", "template", template.id, {"title": template.title})
+    db.session.delete(template)
+    db.session.commit()
 
 
 def read_changed(template_id: int) -> dict:

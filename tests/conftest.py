@@ -12,9 +12,10 @@ from __future__ import annotations
 import base64
 import functools
 import os
+import re
 import sqlite3
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from sqlalchemy.exc import DBAPIError
 
 from meme_api import create_app
 from meme_api.accounts import create_user
+from meme_api.audit import EVENT
 from meme_api.client_apps import register_app
 from meme_api.extensions import db, limiter
 from meme_api.models import User
@@ -192,13 +194,58 @@ def app(app_config, schema_root):
         limiter._storage_dead = False
         yield app
         db.session.remove()
+        assert_no_secret_in_any_audit_event()
+        db.session.remove()
         db.engine.dispose()
+
+
+# --- no audit event ever holds a secret (contract §11) --------------------------------------------
+
+# Every password and token the suite sends or is given, and the shapes of secrets it is not told
+# about (password hashes, JWTs, app tokens). After each test that builds the app, every audit
+# event in its database is scanned for both.
+SECRETS: set[str] = set()
+SECRET_SHAPES = re.compile(r"pbkdf2:|scrypt:|\$2[aby]\$|argon2|eyJ[\w-]{8,}|mapp_[\w-]{8,}")
+SECRET_FIELDS = re.compile(r"password|token", re.IGNORECASE)
+MIN_SECRET_LENGTH = 6  # shorter strings are refused as passwords, and would match by chance
+
+
+def remember_secrets(json_body, form, headers) -> None:
+    """The passwords and tokens of one request: body fields named so, and Basic credentials."""
+    for body in (json_body, form):
+        if isinstance(body, dict):
+            SECRETS.update(value for name, value in body.items()
+                           if SECRET_FIELDS.search(str(name)) and isinstance(value, str))
+    for name, value in dict(headers or {}).items():
+        if name.lower() == "authorization" and str(value).startswith("Basic "):
+            with suppress(ValueError, UnicodeDecodeError):
+                SECRETS.add(base64.b64decode(value[6:]).decode().partition(":")[2])
+        elif name.lower() in ("x-access-token", "x-application-token"):
+            SECRETS.add(str(value))
+
+
+def secrets_in(text: str) -> list[str]:
+    found = [shape.group() for shape in SECRET_SHAPES.finditer(text)]
+    return found + [secret for secret in SECRETS
+                    if len(secret) >= MIN_SECRET_LENGTH and secret in text]
+
+
+def assert_no_secret_in_any_audit_event() -> None:
+    try:
+        rows = db.session.execute(EVENT.rows.order_by(EVENT.source.c.id)).all()
+    except DBAPIError:  # a test that dropped or never built the schema
+        db.session.rollback()
+        return
+    for row in rows:
+        event_text = repr(EVENT.item(row))
+        assert not secrets_in(event_text), f"an audit event holds a secret: {event_text}"
 
 
 class IsolatedClient(FlaskClient):
     """Each request gets its own app context (its own `g` and session), as on a real server."""
 
     def open(self, *args, **kwargs):
+        remember_secrets(kwargs.get("json"), kwargs.get("data"), kwargs.get("headers"))
         with self.application.app_context():
             return super().open(*args, **kwargs)
 
@@ -232,11 +279,14 @@ class Auth:
     def __init__(self, app):
         self.app = app
         self.app_token = register_app("tests")[1]
+        SECRETS.add(self.app_token)
 
     def make_user(self, username: str = "alice", password: str = "password123",
-                  admin: bool = False) -> Account:
-        user = create_user(username, password, admin=admin)
-        return Account(user, username, password, start_session(user))
+                  admin: bool = False, role: str | None = None) -> Account:
+        user = create_user(username, password, role or ("admin" if admin else "user"))
+        tokens = start_session(user)
+        SECRETS.update({password, tokens["token"], tokens["refresh_token"]})
+        return Account(user, username, password, tokens)
 
     def headers(self, account: Account | None = None, **extra: str) -> dict:
         headers = {"x-application-token": self.app_token}

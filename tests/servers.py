@@ -174,7 +174,7 @@ def seed(database_url: str, admins: tuple[str, ...] = ("root",),
         result = Seed(register_app(f"app-{uuid.uuid4().hex[:8]}")[1])
         for name in admins + users:
             result.passwords[name] = f"{name}-password"
-            create_user(name, result.passwords[name], admin=name in admins)
+            create_user(name, result.passwords[name], "admin" if name in admins else "user")
         db.session.remove()
         db.engine.dispose()
     return result

@@ -246,3 +246,46 @@ def test_autogenerate_on_sqlite_renders_batch_operations(tmp_path):
     assert "op.create_table('migration_probe'" in script
     # render_as_batch reached migrations/env.py: the index is created inside a batch block.
     assert "with op.batch_alter_table('migration_probe'" in script
+
+
+def roles_and_flags(url: str) -> dict[str, tuple]:
+    """Each user's `role` and/or `admin`, whichever columns the schema has, by username."""
+    engine = create_engine(url)
+    metadata = MetaData()
+    try:
+        metadata.reflect(engine, only=("users",))
+        users = metadata.tables["users"]
+        columns = [users.c[name] for name in ("role", "admin") if name in users.c]
+        with engine.connect() as connection:
+            return {row[0]: tuple(row[1:]) for row in connection.execute(
+                select(users.c.username, *columns))}
+    finally:
+        engine.dispose()
+
+
+def test_roles_migration_maps_admins_both_ways_with_data(database_url):
+    flask_db(database_url, "upgrade", "0001_initial")
+    seed_first_schema(database_url)  # Root is the admin, alice and bob are not
+    flask_db(database_url, "upgrade", "0003_template_counts")
+    sessions_before = snapshot(database_url)["auth_sessions"]["rows"]
+    templates_before = snapshot(database_url)["templates"]["rows"]
+
+    flask_db(database_url, "upgrade", "0004_roles")
+    assert roles_and_flags(database_url) == {"Root": ("admin",), "alice": ("user",),
+                                             "bob": ("user",)}
+    # The foreign keys pointing at users fired nothing: sessions and owners are all there.
+    assert snapshot(database_url)["auth_sessions"]["rows"] == sessions_before
+    assert snapshot(database_url)["templates"]["rows"] == templates_before
+
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("UPDATE users SET role = 'moderator' WHERE username = 'bob'")
+    finally:
+        engine.dispose()
+    flask_db(database_url, "downgrade", "0003_template_counts")
+    # Down, `admin` is true for the admins; the moderator goes back to a plain user.
+    assert {name: bool(flags[0]) for name, flags in roles_and_flags(database_url).items()} == {
+        "Root": True, "alice": False, "bob": False}
+    assert snapshot(database_url)["auth_sessions"]["rows"] == sessions_before
+    assert snapshot(database_url)["templates"]["rows"] == templates_before

@@ -59,6 +59,12 @@ EXPECTED_STATUSES = {
     ("post", "/app"): {201, *ANY, 403, 409, *COMMON, *BODY},
     ("delete", "/app/{name}"): {200, *ANY, 403, 404, *COMMON},
     ("post", "/app/{name}/rotate"): {200, *ANY, 403, 404, 409, *COMMON, *BODY},
+    ("get", "/user/me/sessions"): {200, *ANY, 400, *COMMON},
+    ("delete", "/user/me/sessions/{session_id}"): {200, *ANY, 404, *COMMON},
+    ("get", "/user/{public_id}/sessions"): {200, *ANY, 400, 403, 404, *COMMON},
+    ("delete", "/user/{public_id}/sessions/{session_id}"): {200, *ANY, 403, 404, *COMMON},
+    ("get", "/audit"): {200, *ANY, 400, 403, *COMMON},
+    ("get", "/audit/{event_id}"): {200, *ANY, 304, 403, 404, *COMMON},
     ("get", "/healthz"): {200, *ANY},
     ("get", "/readyz"): {200, *ANY, 503},
     ("get", "/metrics"): {200, *ANY, 401, 404},  # 401 with METRICS_TOKEN, 404 when disabled
@@ -66,7 +72,8 @@ EXPECTED_STATUSES = {
     ("get", "/docs"): {200, *ANY},
     ("get", "/docs/{asset}"): {200, *ANY, 304, 404},
 }
-COLLECTIONS = {"/template": "templates", "/": "templates", "/user": "users"}
+COLLECTIONS = {"/template": "templates", "/": "templates", "/user": "users", "/audit": "events",
+               "/user/me/sessions": "sessions"}
 
 
 # --- helpers -----------------------------------------------------------------------------------

@@ -20,12 +20,20 @@ from datetime import datetime, timedelta
 
 import pytest
 from conftest import Account, Auth, statements
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from meme_api import auth as auth_module
 from meme_api.client_apps import register_app
 from meme_api.extensions import db
-from meme_api.models import AuthSession, ClientApp, Template, User, new_public_id, utcnow
+from meme_api.models import (
+    AuditEvent,
+    AuthSession,
+    ClientApp,
+    Template,
+    User,
+    new_public_id,
+    utcnow,
+)
 
 # The small data set every budget is measured on has one of each (besides the caller); the
 # large one adds this many of each: users, sessions per account, templates, applications.
@@ -78,6 +86,8 @@ class World:
     template_id: int
     other_app: str
     other_app_token: str
+    event_id: int  # the audit event of the second application's registration
+    alice_session: str  # the id of alice's login session
 
     def as_admin(self, path: str, **options) -> Call:
         return Call(path, self.auth.headers(self.admin), **options)
@@ -107,44 +117,47 @@ class World:
 
 STATEMENT_BUDGET: dict[tuple[str, str], Budget] = {
     # --- login, refresh, logout (contract §2)
-    # app; user by name; INSERT session (the tokens are made before the commit)
-    ("GET", "/login"): Budget(3, lambda w: w.basic_admin("/login")),
-    # app; user by name; INSERT session
-    ("POST", "/login"): Budget(3, lambda w: w.basic_admin("/login")),
+    # app; user by name; INSERT audit event; INSERT session (the tokens are made before the
+    # commit)
+    ("GET", "/login"): Budget(4, lambda w: w.basic_admin("/login")),
+    # app; user by name; INSERT audit event; INSERT session
+    ("POST", "/login"): Budget(4, lambda w: w.basic_admin("/login")),
     # app; user+session (the refresh token's); UPDATE session (rotation)
     ("POST", "/token/refresh"): Budget(3, lambda w: Call(
         "/token/refresh", w.auth.headers(),
         json={"refresh_token": w.admin.tokens["refresh_token"]})),
-    # app+caller; UPDATE session
-    ("POST", "/logout"): Budget(2, lambda w: w.as_admin("/logout")),
-    # app+caller; UPDATE sessions
-    ("POST", "/logout/all"): Budget(2, lambda w: w.as_admin("/logout/all")),
+    # app+caller; UPDATE session; INSERT audit event
+    ("POST", "/logout"): Budget(3, lambda w: w.as_admin("/logout")),
+    # app+caller; UPDATE sessions; INSERT audit event
+    ("POST", "/logout/all"): Budget(3, lambda w: w.as_admin("/logout/all")),
 
     # --- users (contract §3)
-    # app+caller; INSERT user; user row (for the answer)
-    ("POST", "/user"): Budget(3, lambda w: w.as_admin(
+    # app+caller; INSERT user; INSERT audit event; user row (for the answer)
+    ("POST", "/user"): Budget(4, lambda w: w.as_admin(
         "/user", json={"username": "carol", "password": "carolpass1"}, status=201)),
     # app+caller; COUNT; page
     ("GET", "/user"): Budget(3, lambda w: w.as_admin("/user")),
     # app+caller (the caller's row is the users resource's: the answer)
     ("GET", "/user/me"): Budget(1, lambda w: w.as_admin("/user/me")),
-    # app+caller; the caller's user row; UPDATE user; UPDATE sessions; INSERT session
-    ("POST", "/user/me/password"): Budget(5, lambda w: w.as_alice(
+    # app+caller; the caller's user row; UPDATE user; UPDATE sessions; INSERT audit event;
+    # INSERT session
+    ("POST", "/user/me/password"): Budget(6, lambda w: w.as_alice(
         "/user/me/password",
         json={"current_password": w.alice.password, "new_password": "newalicepass1"})),
     # app+caller; user row
     ("GET", "/user/<public_id:public_id>"): Budget(
         2, lambda w: w.as_admin(f"/user/{w.alice.public_id}")),
-    # app+caller; user+row; UPDATE user; user row (for the answer)
+    # app+caller; user+row; UPDATE user; INSERT audit event; user row (for the answer)
     ("PUT", "/user/<public_id:public_id>"): Budget(
-        4, lambda w: w.as_admin(f"/user/{w.alice.public_id}")),
-    # app+caller; user+row; UPDATE user; user row (for the answer)
-    ("PATCH", "/user/<public_id:public_id>"): Budget(4, lambda w: w.as_admin(
+        5, lambda w: w.as_admin(f"/user/{w.alice.public_id}")),
+    # app+caller; user+row; UPDATE user; INSERT audit event; user row (for the answer)
+    ("PATCH", "/user/<public_id:public_id>"): Budget(5, lambda w: w.as_admin(
         f"/user/{w.alice.public_id}", json={"username": "alicia"})),
-    # app+caller; user+row; [SQLite: BEGIN IMMEDIATE]; active admins (locked); DELETE user. The
-    # last-admin rule is decided under a lock whatever the user read first was: it may be stale.
+    # app+caller; user+row; [SQLite: BEGIN IMMEDIATE]; active admins (locked); INSERT audit
+    # event; DELETE user. The last-admin rule is decided under a lock whatever the user read
+    # first was: it may be stale.
     ("DELETE", "/user/<public_id:public_id>"): Budget(
-        {"sqlite": 5, "postgresql": 4, "mariadb": 4},
+        {"sqlite": 6, "postgresql": 5, "mariadb": 5},
         lambda w: w.as_admin(f"/user/{w.alice.public_id}")),
 
     # --- templates (contract §4)
@@ -158,11 +171,13 @@ STATEMENT_BUDGET: dict[tuple[str, str], Budget] = {
     # app+caller; template row
     ("GET", "/template/<int:template_id>"): Budget(2, lambda w: w.as_alice(
         f"/template/{w.template_id}")),
-    # app+caller; template+row; UPDATE template; template row (for the answer)
-    ("PUT", "/template/<int:template_id>"): Budget(4, lambda w: w.as_alice(
+    # app+caller; template+row; UPDATE template; INSERT audit event (the owner's edit sends
+    # the approved template back to moderation: template.unapproved); template row (answer)
+    ("PUT", "/template/<int:template_id>"): Budget(5, lambda w: w.as_alice(
         f"/template/{w.template_id}", json={"title": "New", "url": "https://e.org/new.png"})),
-    # app+caller; template+row; UPDATE template; template row (for the answer)
-    ("PATCH", "/template/<int:template_id>"): Budget(4, lambda w: w.as_alice(
+    # app+caller; template+row; UPDATE template; INSERT audit event (template.unapproved, as
+    # for PUT); template row (for the answer)
+    ("PATCH", "/template/<int:template_id>"): Budget(5, lambda w: w.as_alice(
         f"/template/{w.template_id}", json={"title": "New"})),
     # app+caller; template+row; DELETE template
     ("DELETE", "/template/<int:template_id>"): Budget(3, lambda w: w.as_alice(
@@ -171,14 +186,34 @@ STATEMENT_BUDGET: dict[tuple[str, str], Budget] = {
     # --- client applications (contract §7)
     # app+caller; app rows
     ("GET", "/app"): Budget(2, lambda w: w.as_admin("/app")),
-    # app+caller; INSERT app; app row (for the answer)
-    ("POST", "/app"): Budget(3, lambda w: w.as_admin(
+    # app+caller; INSERT app; INSERT audit event; app row (for the answer)
+    ("POST", "/app"): Budget(4, lambda w: w.as_admin(
         "/app", json={"name": "mobile"}, status=201)),
-    # app+caller; app by name; UPDATE app (its name is read before the commit)
-    ("DELETE", "/app/<name>"): Budget(3, lambda w: w.as_admin(f"/app/{w.other_app}")),
-    # app+caller; app by name; UPDATE app; app row (for the answer)
-    ("POST", "/app/<name>/rotate"): Budget(4, lambda w: w.as_admin(
+    # app+caller; app by name; UPDATE app; INSERT audit event (its name is read before the
+    # commit)
+    ("DELETE", "/app/<name>"): Budget(4, lambda w: w.as_admin(f"/app/{w.other_app}")),
+    # app+caller; app by name; UPDATE app; INSERT audit event; app row (for the answer)
+    ("POST", "/app/<name>/rotate"): Budget(5, lambda w: w.as_admin(
         f"/app/{w.other_app}/rotate")),
+
+    # --- login sessions (contract §10)
+    # app+caller; COUNT; page
+    ("GET", "/user/me/sessions"): Budget(3, lambda w: w.as_alice("/user/me/sessions")),
+    # app+caller; UPDATE session; INSERT audit event
+    ("DELETE", "/user/me/sessions/<session_id>"): Budget(3, lambda w: w.as_alice(
+        f"/user/me/sessions/{w.alice_session}")),
+    # app+caller; the user's id; COUNT; page
+    ("GET", "/user/<public_id:public_id>/sessions"): Budget(4, lambda w: w.as_admin(
+        f"/user/{w.alice.public_id}/sessions")),
+    # app+caller; the user's id; UPDATE session; INSERT audit event
+    ("DELETE", "/user/<public_id:public_id>/sessions/<session_id>"): Budget(4, lambda w: w.as_admin(
+        f"/user/{w.alice.public_id}/sessions/{w.alice_session}")),
+
+    # --- the audit trail (contract §11)
+    # app+caller; page (cursor mode: no COUNT)
+    ("GET", "/audit"): Budget(2, lambda w: w.as_admin("/audit?cursor=")),
+    # app+caller; event row
+    ("GET", "/audit/<int:event_id>"): Budget(2, lambda w: w.as_admin(f"/audit/{w.event_id}")),
 
     # --- operations and documentation (contract §8): no tokens
     # nothing
@@ -204,7 +239,8 @@ INVALID_ACCESS_TOKEN = 1
 
 # GET routes that write by design, and the only writes they may send: the original clients log
 # in with `GET /login`, which opens a login session like `POST /login` does.
-WRITING_GETS = {("GET", "/login"): re.compile(r"^\s*INSERT INTO auth_sessions\b", re.IGNORECASE)}
+WRITING_GETS = {("GET", "/login"): re.compile(r"^\s*INSERT INTO (auth_sessions|audit_events)\b",
+                                             re.IGNORECASE)}
 
 GET_ROUTES = [key for key in STATEMENT_BUDGET if key[0] == "GET"]
 
@@ -293,7 +329,11 @@ def world(app, auth, admin, alice, clock) -> World:
     db.session.add(template)
     db.session.commit()
     other, other_token = register_app("other")
-    return World(auth, admin, alice, template.id, other.name, other_token)
+    event_id = db.session.scalar(select(func.max(AuditEvent.id)))
+    alice_session = db.session.scalar(select(AuthSession.id)
+                                      .where(AuthSession.user_id == alice.user.id))
+    return World(auth, admin, alice, template.id, other.name, other_token, event_id,
+                 alice_session)
 
 
 def grow(world: World, count: int = GROWTH) -> None:
@@ -401,11 +441,12 @@ class AppUse:
         self.client, self.name = client, name
         self.headers = {**world.auth.headers(world.admin), "x-application-token": token}
 
-    def writes(self) -> list[str]:
-        """The write statements of one authenticated GET made with this token."""
+    def writes(self, table: str = "client_apps") -> list[str]:
+        """The write statements to `table` of one authenticated GET made with this token (the
+        login session's own once-a-minute `last_used` is tested apart)."""
         response, sent = send(self.client, "GET", Call("/user/me", self.headers))
         assert response.status_code == 200, response.get_data(as_text=True)
-        return writes(sent)
+        return [sql for sql in writes(sent) if table in sql]
 
     def last_used(self) -> datetime | None:
         db.session.rollback()  # read what the requests committed, not this session's snapshot
@@ -449,6 +490,22 @@ def test_app_token_last_used_is_written_again_once_a_minute_has_passed(client, w
         f"after the last one, got {len(sent)}:\n{listing(sent)}")
     assert_one_last_used_update(sent)
     assert tests.last_used() in (first + timedelta(seconds=60), first + timedelta(seconds=61))
+
+
+def test_session_last_used_is_written_again_once_a_minute_has_passed(client, world, clock):
+    """Contract §10: a session's `last_used` is kept to within a minute, one UPDATE a minute."""
+    tests = AppUse(client, world, "tests", world.auth.app_token)
+    first = clock.now
+    tests.writes("auth_sessions")
+    sent = []
+    for offset in (30, 59, 60, 61, 61, 90):
+        clock.now = first + timedelta(seconds=offset)
+        sent += tests.writes("auth_sessions")
+    assert len(sent) == 1, listing(sent)
+    assert sent[0].lstrip().upper().startswith("UPDATE AUTH_SESSIONS SET LAST_USED")
+    stored = db.session.scalar(select(AuthSession.last_used)
+                               .where(AuthSession.user_id == world.admin.user.id))
+    assert first + timedelta(seconds=59) <= stored <= first + timedelta(seconds=61)
 
 
 # --- 5. refused requests cost at most the lookups made before the refusal ------------------------

@@ -277,7 +277,7 @@ def test_demoted_admins_token_gets_403_on_admin_routes_at_once(client, auth, adm
     boss = auth.make_user("boss", "bosspass12", admin=True)
     assert client.get("/user", headers=auth.headers(boss)).status_code == 200
     # Demoted in the database (another instance, the CLI): the token itself is unchanged.
-    db.session.execute(update(User).where(User.id == boss.user.id).values(admin=False))
+    db.session.execute(update(User).where(User.id == boss.user.id).values(role="user"))
     db.session.commit()
 
     response = getattr(client, method)(path.format(alice=alice.public_id),

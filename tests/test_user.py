@@ -7,7 +7,7 @@ import pytest
 from conftest import assert_problem
 from test_login import assert_login_answer, assert_token_refused
 
-USER_KEYS = {"public_id", "username", "admin", "active", "created"}
+USER_KEYS = {"public_id", "username", "role", "admin", "active", "created"}
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 NO_SUCH_USER = "No user found!"
 
@@ -19,9 +19,12 @@ def call(client, auth, method: str, path: str, account=None, **kwargs):
     return getattr(client, method)(path, headers=auth.headers(account), **kwargs)
 
 
-def assert_user(user: dict, username: str, *, admin: bool = False, active: bool = True) -> None:
-    """The public user shape, and nothing else."""
+def assert_user(user: dict, username: str, *, admin: bool = False, active: bool = True,
+                role: str | None = None) -> None:
+    """The public user shape, and nothing else; `admin` is true exactly for the role admin."""
     assert set(user) == USER_KEYS
+    assert user["role"] == (role or ("admin" if admin else "user"))
+    assert user["admin"] is (user["role"] == "admin")
     assert str(uuid.UUID(user["public_id"])) == user["public_id"]
     assert TIMESTAMP.fullmatch(user["created"])
     assert (user["username"], user["admin"], user["active"]) == (username, admin, active)

@@ -50,9 +50,10 @@ class Collection:
     filters: Mapping[str, Field]
     orderings: Mapping[str, Field]
     default_ordering: tuple[str, ...]
-    tie_breaker: Any  # a unique, non-null integer column that ends every ordering
+    tie_breaker: Any  # a unique, non-null column (an integer unless told) that ends every ordering
     search: tuple[Any, ...] = ()  # text columns `q` searches; none means no `q`
     cursor_orderings: tuple[str, ...] = ()  # keyset-paginable, besides the default ordering
+    tie_breaker_type: ValueType = INTEGER  # how cursors carry it (TEXT for opaque string ids)
 
     @property
     def key(self) -> str:
@@ -89,7 +90,7 @@ class Collection:
 
     @cached_property
     def tie_breaker_field(self) -> Field:
-        return Field(self.tie_breaker, INTEGER)
+        return Field(self.tie_breaker, self.tie_breaker_type)
 
     def allows_cursor(self, ordering: tuple[str, ...]) -> bool:
         """Keyset pagination needs non-null keys: the default or a declared cursor ordering."""

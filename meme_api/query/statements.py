@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import BigInteger, FromClause, Select, bindparam, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.util import find_tables
 
 from .cursors import OrderKey, after
 from .declarations import Collection, Scope
@@ -126,7 +127,9 @@ def counted_from(collection: Collection, query: QueryRequest) -> FromClause:
     The joins only add fields to each row (outer joins, at most one row each), so they cannot
     change the count, but the database would still perform them for every row it counts.
     """
-    if all(item.field.column.table is collection.table for item in query.filters):
+    if all(getattr(item.field.column, "table", None) is collection.table
+           or find_tables(item.field.column, check_columns=True) == [collection.table]
+           for item in query.filters):
         return collection.table
     return collection.rows.get_final_froms()[0]
 

@@ -3,6 +3,7 @@
 from flask import current_app, jsonify, request
 
 from ..accounts import USERNAME
+from ..audit import record
 from ..auth import app_token, current_user, token_required
 from ..bodies import accepts, read_body
 from ..credentials import basic_authorization
@@ -29,7 +30,17 @@ LOGIN_FAILED = "Could not verify"
 BASIC_CHALLENGE = 'Basic realm="Login Required"'
 
 
-def login_failed() -> ApiError:
+def login_failed(username: str | None = None, user: User | None = None) -> ApiError:
+    """The one answer to every failed login, after its audit event is committed.
+
+    The event is one short INSERT for a request that has already passed the login rate limit,
+    so recording it cannot add load beyond what that limit allows. The attempted name is kept
+    only when it is one a user could have (else null): a Basic header without its colon, or a
+    password typed into the name field, must not put a password into the trail.
+    """
+    record("user.login_failed", "user", user.public_id if user is not None else None,
+           {"username": username if username and valid_username(username) else None})
+    db.session.commit()
     return ApiError(401, LOGIN_FAILED, headers={"WWW-Authenticate": BASIC_CHALLENGE})
 
 
@@ -47,11 +58,17 @@ def presented_credentials() -> tuple[str, str] | None:
     return None
 
 
-def find_user(username: str) -> User | None:
-    """The user with this name (any case); None, without a query, for an impossible name."""
+def valid_username(username: str) -> bool:
     try:
         USERNAME.parse(username, from_form=False)
     except ValueError:
+        return False
+    return True
+
+
+def find_user(username: str) -> User | None:
+    """The user with this name (any case); None, without a query, for an impossible name."""
+    if not valid_username(username):
         return None
     return db.session.scalar(db.select(User).where(User.username_key == username.lower()))
 
@@ -75,8 +92,8 @@ def login():
     method = current_app.config["PASSWORD_HASH_METHOD"]
     valid = verify_password(user.password_hash if user else None, password, method)
     if not valid or user is None or not user.active:
-        raise login_failed()
-    return no_store(jsonify(start_session(user)))
+        raise login_failed(username, user)
+    return no_store(jsonify(start_session(user, "user.login")))
 
 
 @bp.post("/token/refresh")
@@ -99,6 +116,7 @@ def refresh():
 def logout():
     """Revoke this login session: the presented token and its refresh tokens."""
     revoke_sessions(AuthSession.id == current_user().session_id)
+    record("user.logout", "user", current_user().public_id)
     db.session.commit()
     return jsonify({"message": "Logged out"})
 
@@ -110,5 +128,6 @@ def logout():
 def logout_all():
     """Revoke every token of the caller, on every device."""
     revoke_user_sessions(current_user())
+    record("user.logout_all", "user", current_user().public_id)
     db.session.commit()
     return jsonify({"message": "Logged out of every session"})

@@ -5,7 +5,6 @@ from flask import jsonify
 from ..auth import app_token, current_user, token_required
 from ..bodies import accepts, lists, read_body
 from ..conditional import with_etag
-from ..extensions import db
 from ..idempotency import IN_PROGRESS, MISMATCH, idempotent
 from ..openapi.metadata import (
     COLLECTION_HEADERS,
@@ -26,6 +25,7 @@ from ..templates import (
     TEMPLATE_UPDATE,
     TEMPLATES,
     change_template,
+    delete_template,
     load_modifiable,
     post_template,
     read_changed,
@@ -37,8 +37,10 @@ from . import created
 bp = ApiBlueprint("template", __name__, "Templates, the posts, and the feed",
                   path_parameters={"template_id": {"type": "integer", "minimum": 1}})
 
-NOT_OWNER = "not the caller's template (and the caller is no admin)"
-APPROVING = "a non-admin sent `approved`"
+NOT_OWNER = ("not the caller's template (and the caller is no admin; a moderator may only set "
+             "`approved`)")
+DELETE_REFUSED = "not the caller's template (and the caller is no admin or moderator)"
+APPROVING = "a caller who is no admin or moderator sent `approved`"
 NEW_TEMPLATE = "$response.body#/template/id"
 CHANGE_ERRORS = {403: f"{NOT_OWNER}, or {APPROVING}", 409: STALE, 412: None}
 
@@ -109,8 +111,8 @@ def get_one(template_id: int):
 @other_responses(CHANGE_ERRORS)
 def replace(template_id: int):
     """Replace title, url and description (an omitted description becomes null)."""
-    template = load_modifiable(template_id, current_user())
     data = read_body()
+    template = load_modifiable(template_id, current_user(), TEMPLATE_REPLACE.fields)
     return changed(change_template(template, {"description": None, **data}, current_user()))
 
 
@@ -121,18 +123,18 @@ def replace(template_id: int):
 @response("update_template", TEMPLATE.message, "Changed.", headers=("ETag",))
 @other_responses(CHANGE_ERRORS)
 def update(template_id: int):
-    """Change some of title, url, description (and, for admins, approved)."""
-    template = load_modifiable(template_id, current_user())
-    return changed(change_template(template, read_body(), current_user()))
+    """Change some of title, url, description (and, for admins and moderators, approved)."""
+    data = read_body()
+    template = load_modifiable(template_id, current_user(), data)
+    return changed(change_template(template, data, current_user()))
 
 
 @bp.delete("/template/<int:template_id>")
 @app_token
 @token_required
 @response("delete_template", MESSAGE, "Deleted.")
-@other_responses({403: NOT_OWNER, 409: STALE, 412: None})
+@other_responses({403: DELETE_REFUSED, 409: STALE, 412: None})
 def delete(template_id: int):
-    """Delete a template (owner or admin)."""
-    db.session.delete(load_modifiable(template_id, current_user()))
-    db.session.commit()
+    """Delete a template (owner, admin or moderator)."""
+    delete_template(load_modifiable(template_id, current_user()), current_user())
     return jsonify({"message": "The post has been deleted"})

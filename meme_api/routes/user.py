@@ -13,10 +13,12 @@ from ..accounts import (
     create_user,
     delete_account,
     load_user,
+    new_role,
     own_representation,
     password_hash,
     read_user,
 )
+from ..audit import record
 from ..auth import admin_required, app_token, current_account, current_user, token_required
 from ..bodies import accepts, lists, read_body
 from ..conditional import check_if_match, with_etag
@@ -85,7 +87,7 @@ def create():
     """Provision a user (there is no self-signup)."""
     data = read_body()
     public_id = new_public_id()  # made here, so that the commit does not make us read it again
-    create_user(data["username"], data["password"], data.get("admin", False), public_id)
+    create_user(data["username"], data["password"], new_role(data), public_id)
     return created({"message": "User created successfully", "user": read_user(public_id)},
                    f"/user/{public_id}")
 
@@ -125,6 +127,7 @@ def change_password():
         raise ApiError(403, "The current password is wrong")
     user.password_hash = password_hash(data["new_password"])
     revoke_user_sessions(user)
+    record("user.password_changed", "user", user.public_id)
     return no_store(jsonify(start_session(user)))
 
 
@@ -150,8 +153,9 @@ def get_one(public_id: str):
 def promote(public_id: str):
     """Promote a user to admin (the original behaviour; the body is ignored)."""
     user = load_for_change(public_id)
-    user.admin = True
+    user.role = "admin"
     public_id = user.public_id
+    record("user.updated", "user", public_id, {"fields": ["role"], "role": "admin"})
     db.session.commit()
     return single(public_id, "The user has been promoted!")
 

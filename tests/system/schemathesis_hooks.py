@@ -58,7 +58,7 @@ class Keeper:
         state = self.state
         admin = db.session.scalar(select(User).where(User.public_id == state["admin_id"]))
         if admin is None:
-            admin = create_user(f"st-admin-{uuid.uuid4().hex[:8]}", state["password"], admin=True)
+            admin = create_user(f"st-admin-{uuid.uuid4().hex[:8]}", state["password"], "admin")
             state.update(admin_id=admin.public_id, password_hash=admin.password_hash,
                          session_id=None)
         elif (not admin.admin or not admin.active

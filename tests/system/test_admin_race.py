@@ -49,6 +49,10 @@ CROSS_CHANGES = {
     "delete": [("DELETE", None), ("DELETE", None)],
     "demote-vs-delete": [("PATCH", {"admin": False}), ("DELETE", None)],
     "deactivate-vs-demote": [("PATCH", {"active": False}), ("PATCH", {"admin": False})],
+    # Roles (contract §3): demoted to any other role, by `role` or by the original `admin` flag.
+    "role-demote": [("PATCH", {"role": "moderator"}), ("PATCH", {"role": "moderator"})],
+    "role-vs-flag": [("PATCH", {"role": "user"}), ("PATCH", {"admin": False})],
+    "role-vs-delete": [("PATCH", {"role": "moderator"}), ("DELETE", None)],
 }
 
 
@@ -69,7 +73,7 @@ class Deployment:
         with self.app.app_context():
             try:
                 return db.session.scalar(select(func.count()).select_from(User).where(
-                    User.admin.is_(True), User.active.is_(True)))
+                    User.role == "admin", User.active.is_(True)))
             finally:
                 db.session.remove()
 
@@ -77,12 +81,12 @@ class Deployment:
         """Demote every admin, then make two new ones: A and B are the only active admins."""
         with self.app.app_context():
             try:
-                db.session.execute(update(User).values(admin=False))
+                db.session.execute(update(User).values(role="user"))
                 db.session.commit()
                 tag = uuid.uuid4().hex[:10]
                 return tuple((user.username, user.public_id) for user in (
-                    create_user(f"a{tag}", PASSWORD, admin=True),
-                    create_user(f"b{tag}", PASSWORD, admin=True)))
+                    create_user(f"a{tag}", PASSWORD, "admin"),
+                    create_user(f"b{tag}", PASSWORD, "admin")))
             finally:
                 db.session.remove()
 

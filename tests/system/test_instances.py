@@ -53,7 +53,7 @@ class Deployment:
                           "PASSWORD_HASH_METHOD": FAST_HASH, "RATELIMIT_ENABLED": False})
         with app.app_context():
             name = f"user{uuid.uuid4().hex[:10]}"
-            user = create_user(name, f"{name}-password", admin=admin)
+            user = create_user(name, f"{name}-password", "admin" if admin else "user")
             tokens = start_session(user)
             account = {"username": name, "public_id": user.public_id, **tokens}
             db.session.remove()
@@ -133,6 +133,27 @@ def test_a_token_revoked_through_one_instance_is_refused_by_the_other(deployment
     refresh = deployment.call(1, "POST", "/token/refresh",
                               json={"refresh_token": account["refresh_token"]})
     assert refresh.status_code == 401
+
+
+def test_a_session_ended_through_one_instance_is_refused_by_the_other(deployment):
+    """Contract §10: ending a session is immediate on every instance."""
+    account = deployment.account()
+    login = deployment.call(1, "POST", "/login", json={
+        "username": account["username"], "password": f"{account['username']}-password"})
+    assert login.status_code == 200, login.text
+    device = login.json()["token"]
+    listed = deployment.call(1, "GET", "/user/me/sessions", device)
+    assert listed.status_code == 200, listed.text
+    ended = next(item["id"] for item in listed.json()["sessions"] if item["current"])
+
+    gone = deployment.call(0, "DELETE", f"/user/me/sessions/{ended}", account["token"])
+    assert gone.status_code == 200, gone.text
+
+    for instance in (1, 0):
+        refused = deployment.call(instance, "GET", "/user/me", device)
+        assert refused.status_code == 401
+        assert refused.json()["message"] == "Token has been revoked"
+    assert deployment.call(1, "GET", "/user/me", account["token"]).status_code == 200
 
 
 def test_rate_limit_counters_are_shared_by_both_instances(deployment):

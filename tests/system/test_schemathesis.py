@@ -67,7 +67,7 @@ def provision(database_url: str, state_file: Path) -> None:
     with app.app_context():
         upgrade()
         password = "schemathesis-admin-password"
-        admin = create_user("st-admin", password, admin=True)
+        admin = create_user("st-admin", password, "admin")
         app_token = register_app("st-app")[1]
         state = {"config": config, "admin_id": admin.public_id, "password": password,
                  "password_hash": admin.password_hash, "session_id": None,

@@ -1,7 +1,7 @@
 """Idempotency keys: creates sent with `Idempotency-Key` and their kept answers (contract §12).
 
-Revision ID: 0004_idempotency_keys
-Revises: 0003_template_counts
+Revision ID: 0007_idempotency_keys
+Revises: 0006_session_details
 Create Date: 2026-12-05 02:30:00.000000
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0004_idempotency_keys'
-down_revision = '0003_template_counts'
+revision = '0007_idempotency_keys'
+down_revision = '0006_session_details'
 branch_labels = None
 depends_on = None
 
