@@ -171,20 +171,25 @@ def access_claims() -> dict | None:
         return None
 
 
-def _touch_last_used(client: Row | AppRow) -> None:
-    """Record use at most about once a minute per app, so reads stay free of writes."""
+def _record_use(model, row_id: int | str, last_used: datetime | None) -> None:
+    """Set `model.last_used` of one row to now, at most about once a minute, so reads stay free
+    of writes; the condition in the UPDATE keeps concurrent requests from writing twice."""
     now = utcnow()
-    if client.last_used is not None and now - client.last_used < LAST_USED_RESOLUTION:
+    if last_used is not None and now - last_used < LAST_USED_RESOLUTION:
         return
     db.session.execute(
-        update(ClientApp)
-        .where(ClientApp.id == client.id)
-        .where(or_(ClientApp.last_used.is_(None),
-                   ClientApp.last_used <= now - LAST_USED_RESOLUTION))
+        update(model)
+        .where(model.id == row_id)
+        .where(or_(model.last_used.is_(None), model.last_used <= now - LAST_USED_RESOLUTION))
         .values(last_used=now)
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
+
+
+def _touch_last_used(client: Row | AppRow) -> None:
+    """Record the application's use (contract §7 `last_used`)."""
+    _record_use(ClientApp, client.id, client.last_used)
 
 
 def app_token(view):
@@ -233,20 +238,8 @@ def authenticate(token: str, token_type: str = "access") -> tuple[Caller, dict]:
 
 
 def touch_session(caller: Caller) -> None:
-    """Record the session's use at most about once a minute, so reads stay free of writes."""
-    now = utcnow()
-    last = caller.session_last_used
-    if last is not None and now - last < LAST_USED_RESOLUTION:
-        return
-    db.session.execute(
-        update(AuthSession)
-        .where(AuthSession.id == caller.session_id)
-        .where(or_(AuthSession.last_used.is_(None),
-                   AuthSession.last_used <= now - LAST_USED_RESOLUTION))
-        .values(last_used=now)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
+    """Record the session's use (contract §10 `last_used`, kept to within a minute)."""
+    _record_use(AuthSession, caller.session_id, caller.session_last_used)
 
 
 def token_required(view):
