@@ -129,7 +129,8 @@ def test_every_operation_works_from_the_page(live, browser):
     for tag, operation_id in (("template", "list_templates"), ("template", "get_feed"),
                               ("user", "list_users"), ("apps", "list_apps"), ("ops", "healthz"),
                               ("ops", "readyz"), ("docs", "get_openapi"),
-                              ("docs", "get_docs_page")):
+                              ("docs", "get_docs_page"), ("audit", "list_audit_events"),
+                              ("metrics", "get_metrics")):
         page.try_out(tag, operation_id, 200)  # every default as the page sends it
     page.try_out("docs", "get_docs_asset", 200, {"asset": "swagger-ui.css"})
 
@@ -139,6 +140,19 @@ def test_every_operation_works_from_the_page(live, browser):
     page.try_out("user", "get_user", 200, public_id)
     page.try_out("user", "promote_user", 200, public_id)
     page.try_out("user", "update_user", 200, public_id, body={"active": True})
+
+    # Sessions: the caller's own (end one that is not the page's), and another user's.
+    mine = page.try_out("sessions", "list_my_sessions", 200)["sessions"]
+    other = next(session for session in mine if not session["current"])
+    page.try_out("sessions", "end_my_session", 200, {"session_id": other["id"]})
+    carol_login = requests.get(base_url + "/login", auth=("carol", "carol-password"),
+                               headers={"x-application-token": accounts.app_token}, timeout=10)
+    assert carol_login.status_code == 200
+    carols = page.try_out("sessions", "list_user_sessions", 200, public_id)["sessions"]
+    page.try_out("sessions", "end_user_session", 200,
+                 {**public_id, "session_id": carols[0]["id"]})
+    events = page.try_out("audit", "list_audit_events", 200)["events"]
+    page.try_out("audit", "get_audit_event", 200, {"event_id": str(events[0]["id"])})
 
     post = {"title": "From the docs page", "url": "https://example.com/meme.png"}
     template = page.try_out("template", "create_template", 201, body=post)["template"]
