@@ -63,7 +63,7 @@ class Keeper:
                          session_id=None)
         elif (not admin.admin or not admin.active
               or admin.password_hash != state["password_hash"]):
-            admin.admin, admin.active, admin.password_hash = True, True, state["password_hash"]
+            admin.role, admin.active, admin.password_hash = "admin", True, state["password_hash"]
             db.session.commit()
         return admin
 
