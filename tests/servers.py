@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -157,6 +157,24 @@ def migrate(database_url: str) -> None:
         timeout=120, check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+# The backends a live-server test runs on; those that need a server are marked for .ci/run.
+BACKENDS = [
+    "sqlite",
+    pytest.param("postgresql", marks=pytest.mark.postgres),
+    pytest.param("mariadb", marks=pytest.mark.mariadb),
+]
+
+
+@contextmanager
+def migrated_database(kind: str, workdir: Path) -> Iterator[str]:
+    """A fresh database of `kind` (one of BACKENDS), migrated to head; dropped afterwards."""
+    makers = {"sqlite": lambda: nullcontext(f"sqlite:///{workdir / 'meme.sqlite'}"),
+              "postgresql": fresh_postgres_database, "mariadb": fresh_mariadb_database}
+    with makers[kind]() as url:
+        migrate(url)
+        yield url
 
 
 @dataclass

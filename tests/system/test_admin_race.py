@@ -11,20 +11,18 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from contextlib import nullcontext
 from dataclasses import dataclass
 
 import pytest
 import requests
 from conftest import make_config
 from servers import (
+    BACKENDS,
     SECRET_KEY,
     Answer,
     HeldRequest,
     Server,
-    fresh_mariadb_database,
-    fresh_postgres_database,
-    migrate,
+    migrated_database,
     running,
     seed,
     server_env,
@@ -91,18 +89,11 @@ class Deployment:
                 db.session.remove()
 
 
-@pytest.fixture(scope="module", params=[
-    "sqlite",
-    pytest.param("postgresql", marks=pytest.mark.postgres),
-    pytest.param("mariadb", marks=pytest.mark.mariadb),
-])
+@pytest.fixture(scope="module", params=BACKENDS)
 def deployment(request, tmp_path_factory) -> Iterator[Deployment]:
     """A migrated database of each kind behind gunicorn with two sync workers."""
     workdir = tmp_path_factory.mktemp(f"admins-{request.param}")
-    databases = {"sqlite": lambda: nullcontext(f"sqlite:///{workdir / 'meme.sqlite'}"),
-                 "postgresql": fresh_postgres_database, "mariadb": fresh_mariadb_database}
-    with databases[request.param]() as url:
-        migrate(url)
+    with migrated_database(request.param, workdir) as url:
         seeded = seed(url)
         app = create_app(make_config(workdir, SQLALCHEMY_DATABASE_URI=url, SECRET_KEY=SECRET_KEY))
         try:

@@ -7,19 +7,17 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
 from dataclasses import dataclass
 
 import pytest
 import requests
 from conftest import make_config
 from servers import (
+    BACKENDS,
     SECRET_KEY,
     LiveClient,
     Server,
-    fresh_mariadb_database,
-    fresh_postgres_database,
-    migrate,
+    migrated_database,
     running,
     seed,
     serve_in_thread,
@@ -66,18 +64,11 @@ class Deployment:
             return list(pool.map(writer, range(len(bodies))))
 
 
-@pytest.fixture(scope="module", params=[
-    "sqlite",
-    pytest.param("postgresql", marks=pytest.mark.postgres),
-    pytest.param("mariadb", marks=pytest.mark.mariadb),
-])
+@pytest.fixture(scope="module", params=BACKENDS)
 def deployment(request, tmp_path_factory) -> Iterator[Deployment]:
     """A migrated database of each kind, served by gunicorn (two workers) and a threaded server."""
     workdir = tmp_path_factory.mktemp(f"race-{request.param}")
-    databases = {"sqlite": lambda: nullcontext(f"sqlite:///{workdir / 'meme.sqlite'}"),
-                 "postgresql": fresh_postgres_database, "mariadb": fresh_mariadb_database}
-    with databases[request.param]() as url:
-        migrate(url)
+    with migrated_database(request.param, workdir) as url:
         seeded = seed(url)
         app = create_app(make_config(workdir, SQLALCHEMY_DATABASE_URI=url, SECRET_KEY=SECRET_KEY))
         try:
