@@ -177,6 +177,17 @@ def migrated_database(kind: str, workdir: Path) -> Iterator[str]:
         yield url
 
 
+def parse_raw_answer(raw: bytes) -> tuple[int, dict[str, str], bytes]:
+    """An HTTP/1.1 answer read off a socket: status, headers (lower-case names), body."""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(status_line.split()[1]), headers, body
+
+
 @dataclass
 class Seed:
     app_token: str
@@ -375,13 +386,7 @@ class HeldRequest:
                 chunks.append(chunk)
         finally:
             self.sock.close()
-        head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
-        status_line, *header_lines = head.decode("latin-1").split("\r\n")
-        headers = {}
-        for line in header_lines:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        return Answer(int(status_line.split()[1]), headers, body, self.request_id)
+        return Answer(*parse_raw_answer(b"".join(chunks)), self.request_id)
 
 
 def on_two_workers(server: Server, method: str, path: str, headers: dict[str, str],

@@ -16,7 +16,7 @@ import time
 import uuid
 
 import pytest
-from servers import DevServer, Server, migrate, running, server_env
+from servers import DevServer, Server, migrate, parse_raw_answer, running, server_env
 
 from meme_api.server_errors import MAX_URL_BYTES
 
@@ -47,13 +47,7 @@ def exchange(port: int, raw: bytes) -> tuple[int, dict[str, str], bytes]:
                 chunks.append(chunk)
         except ConnectionResetError:
             pass
-    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
-    status_line, *lines = head.decode("latin-1").split("\r\n")
-    headers = {}
-    for line in lines:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return int(status_line.split()[1]), headers, body
+    return parse_raw_answer(b"".join(chunks))
 
 
 def request_bytes(target: str, headers: dict[str, str] | None = None,
